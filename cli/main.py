@@ -1,0 +1,183 @@
+"""The `reg` command: parse arguments, call the `registry` API, render. No registry logic here."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from registry import Registry
+from registry.errors import RegistryError
+
+from . import render
+
+
+class RegGroup(TyperGroup):
+    """Turns a RegistryError into one line on stderr and exit code 1 (a traceback only with --debug)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except RegistryError as exc:
+            if ctx.params.get("debug") or os.environ.get("REG_DEBUG"):
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except (KeyboardInterrupt, BrokenPipeError):
+            ctx.exit(130)
+        except Exception as exc:
+            if ctx.params.get("debug") or os.environ.get("REG_DEBUG"):
+                raise
+            typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                       err=True)
+            ctx.exit(2)
+
+
+app = typer.Typer(cls=RegGroup, add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="reg: a model registry that lives in Git. Every change is a commit; every rollback a revert.")
+
+
+@app.callback()
+def _global(ctx: typer.Context,
+            repo: Path = typer.Option(Path("."), "--repo", "-C", help="Registry repository (default: here)."),
+            debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")):
+    ctx.obj = {"repo": repo}
+
+
+def _reg(ctx: typer.Context) -> Registry:
+    return Registry(ctx.obj["repo"])
+
+
+PushOpt = typer.Option(None, "--push/--no-push", help="Push the commit and tags (default: registry.yaml's push).")
+JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+@app.command()
+def init(ctx: typer.Context,
+         remote: Optional[str] = typer.Option(None, help="DVC remote: a local path or s3://bucket/prefix "
+                                                         "(default: a local directory, no server)."),
+         endpoint_url: Optional[str] = typer.Option(None, help="S3-compatible server URL."),
+         access_key_id: Optional[str] = typer.Option(None, envvar="REG_ACCESS_KEY_ID",
+                                                     help="S3 key id (stored in .dvc/config.local only)."),
+         secret_access_key: Optional[str] = typer.Option(None, envvar="REG_SECRET_ACCESS_KEY",
+                                                         help="S3 secret (stored in .dvc/config.local only).")):
+    """Make this git repository a registry: DVC, a remote and models/registry.yaml, in one commit."""
+    reg = _reg(ctx)
+    applied = reg.init(remote, endpoint_url=endpoint_url, access_key_id=access_key_id,
+                       secret_access_key=secret_access_key)
+    render.initialized(reg, applied)
+
+
+@app.command()
+def register(ctx: typer.Context, name: str, path: Path,
+             metrics: Optional[Path] = typer.Option(None, help="JSON or YAML file of metrics."),
+             params: Optional[Path] = typer.Option(None, help="JSON or YAML file of params (default: params.yaml)."),
+             description: str = typer.Option("", help="What this version is."),
+             tag: List[str] = typer.Option([], "--tag", help="key=value, repeatable."),
+             alias: Optional[str] = typer.Option(None, help="Give the new version this alias."),
+             fmt: Optional[str] = typer.Option(None, "--format", help="Artifact format (default: detected)."),
+             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Register a file or folder as the next version of NAME."""
+    from registry import lineage, refs
+
+    metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
+    applied = _reg(ctx).register(name, path, metrics=metric_values, params_file=params, description=description,
+                                 tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, push=push)
+    render.applied(applied, as_json, f"Registered {name} v{applied.result.version}")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JsonOpt):
+    """One row per model: latest version, versions, staging and production, aliases."""
+    reg = _reg(ctx)
+    state = reg.state()
+    render.models(state, state.models(), as_json)
+
+
+@app.command()
+def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7, churn/production, churn@champion"),
+         deleted: bool = typer.Option(False, "--deleted", help="Include deleted versions."),
+         as_json: bool = JsonOpt):
+    """A model's versions (`reg show churn`) or one version whole (`reg show churn/7`)."""
+    state = _reg(ctx).state()
+    bare = ref.removeprefix("models:/")
+    if "/" not in bare and "@" not in bare:
+        m = state.model(bare)
+        render.versions(state, m, deleted, as_json)
+    else:
+        render.version(state.resolve(ref), as_json)
+
+
+@app.command()
+def promote(ctx: typer.Context, name: str, version: str, stage: str,
+            reason: Optional[str] = typer.Option(None, help="Why: goes into the commit and the tag."),
+            keep_existing: bool = typer.Option(False, "--keep-existing",
+                                               help="Do not archive the version now in an exclusive stage."),
+            push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Move a version to a stage (none, staging, production, archived)."""
+    applied = _reg(ctx).promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push)
+    v = applied.result
+    render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}")
+
+
+@app.command()
+def archive(ctx: typer.Context, name: str, version: str,
+            reason: Optional[str] = typer.Option(None, help="Why."),
+            push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Move a version to the archive stage."""
+    applied = _reg(ctx).archive(name, version, reason=reason, push=push)
+    render.applied(applied, as_json, f"Archived {name} v{applied.result.version}")
+
+
+@app.command()
+def alias(ctx: typer.Context, name: str, version: Optional[str] = typer.Argument(None),
+          alias_name: Optional[str] = typer.Argument(None, metavar="ALIAS"),
+          delete: Optional[str] = typer.Option(None, "--delete", help="Remove this alias."),
+          push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Point an alias at a version (`reg alias churn 7 champion`) or remove it (`--delete champion`)."""
+    reg = _reg(ctx)
+    if delete:
+        if version or alias_name:
+            raise typer.BadParameter("give either VERSION ALIAS or --delete ALIAS, not both")
+        applied = reg.remove_alias(name, delete, push=push)
+        render.applied(applied, as_json, f"Removed alias {name}@{delete}")
+        return
+    if not version or not alias_name:
+        raise typer.BadParameter("usage: reg alias NAME VERSION ALIAS, or reg alias NAME --delete ALIAS")
+    applied = reg.alias(name, version, alias_name, push=push)
+    render.applied(applied, as_json, f"{name}@{alias_name} now names v{applied.result.version}")
+
+
+@app.command()
+def annotate(ctx: typer.Context, ref: str = typer.Argument(..., help="churn (the model) or churn/7 (a version)"),
+             description: Optional[str] = typer.Option(None, help="New description."),
+             tag: List[str] = typer.Option([], "--tag", help="key=value to set, repeatable."),
+             untag: List[str] = typer.Option([], "--untag", help="key to remove, repeatable."),
+             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Set the description or tags of a model or of one version."""
+    from registry import refs
+
+    applied = _reg(ctx).annotate(ref, description=description, tags=refs.parse_tag_pairs(tag), untag=untag,
+                                 push=push)
+    render.applied(applied, as_json, f"Annotated {ref}")
+
+
+@app.command()
+def delete(ctx: typer.Context, name: str, version: str,
+           reason: str = typer.Option("", help="Why (required)."),
+           force: bool = typer.Option(False, "--force", help="Delete even a version in production."),
+           push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Delete a version: its manifest stays as a tombstone, its number is never reused."""
+    applied = _reg(ctx).delete(name, version, reason=reason, force=force, push=push)
+    render.applied(applied, as_json, f"Deleted {name} v{applied.result.version} (tombstone kept)")
+
+
+def main() -> None:
+    app(prog_name="reg")
+
+
+if __name__ == "__main__":
+    main()

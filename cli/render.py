@@ -1,0 +1,108 @@
+"""Rendering for the CLI: rich tables for people, JSON for scripts."""
+from __future__ import annotations
+
+import json
+
+import typer
+
+KEY_METRICS = 3
+
+
+def _json(data) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_edge=False, header_style="bold")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped output: never truncate cells
+    console.print(table)
+
+
+def applied(result, as_json: bool, headline: str) -> None:
+    if as_json:
+        v = result.result
+        body = v.to_dict() if hasattr(v, "to_dict") else {}
+        _json({**body, "commit": result.commit, "tags": result.tags, "pushed": result.pushed})
+        return
+    extra = f", tag {', '.join(result.tags)}" if result.tags else ""
+    pushed = ", pushed" if result.pushed else ""
+    typer.echo(f"{headline} (commit {result.commit[:8]}{extra}{pushed})")
+
+
+def initialized(reg, result) -> None:
+    if result is None:
+        typer.echo(f"{reg.root} is already a registry; nothing changed")
+    else:
+        typer.echo(f"Initialized registry in {reg.root} with DVC remote {result.result!r} "
+                   f"(commit {result.commit[:8]})")
+
+
+def _summary(state, m) -> dict:
+    latest = m.latest()
+    stages = {s: [v.version for v in m.in_stage(s)] for s in state.settings.stages[1:-1] or ["staging", "production"]}
+    return {"name": m.name, "latest": latest.version if latest else None, "versions": len(m.live()),
+            **{s: (held[-1] if held else None) for s, held in stages.items()},
+            "aliases": m.aliases(), "description": m.card.description if m.card else ""}
+
+
+def models(state, items, as_json: bool) -> None:
+    rows = [_summary(state, m) for m in items]
+    if as_json:
+        _json(rows)
+        return
+    if not rows:
+        typer.echo("No models registered yet; add one with `reg register NAME PATH`.")
+        return
+    stage_cols = [s for s in state.settings.stages[1:-1]]
+    _table(None, ["model", "latest", "versions", *stage_cols, "aliases"],
+           [[r["name"], _v(r["latest"]), str(r["versions"]), *[_v(r[s]) for s in stage_cols],
+             ", ".join(f"@{a}=v{n}" for a, n in sorted(r["aliases"].items()))] for r in rows])
+
+
+def _v(n) -> str:
+    return f"v{n}" if n is not None else "-"
+
+
+def versions(state, m, include_deleted: bool, as_json: bool) -> None:
+    items = [v for _, v in sorted(m.versions.items()) if include_deleted or not v.deleted]
+    if as_json:
+        _json([v.to_dict() for v in items])
+        return
+    names: list[str] = []
+    for v in items:
+        for k in v.metrics:
+            if k not in names:
+                names.append(k)
+    names = names[:KEY_METRICS]
+    rows = []
+    for v in reversed(items):
+        stage = "deleted" if v.deleted else v.stage
+        rows.append([f"v{v.version}", stage, ", ".join("@" + a for a in v.aliases),
+                     *[_num(v.metrics.get(k)) for k in names], v.created_at, v.created_by])
+    _table(m.name + (f": {m.card.description}" if m.card and m.card.description else ""),
+           ["version", "stage", "aliases", *names, "created at", "created by"], rows)
+
+
+def _num(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def version(v, as_json: bool) -> None:
+    if as_json:
+        _json(v.to_dict())
+        return
+    from registry import yamlio
+
+    typer.echo(f"# {v.model} v{v.version} ({'deleted' if v.deleted else v.stage})")
+    typer.echo(yamlio.dump(v.to_dict()).rstrip())

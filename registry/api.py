@@ -1,0 +1,85 @@
+"""`Registry`: the Python API over a registry repository. The CLI is a thin layer over this."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import git, operations, refs, settings as settings_mod
+from .changes import Applied, ChangeSet, apply
+from .errors import UsageError
+from .manifest import ModelVersion
+from .state import ModelState, RegistryState, read_state
+
+
+class Registry:
+    def __init__(self, path: str | Path = "."):
+        self.root = git.toplevel(Path(path).resolve())
+
+    # -- reading -----------------------------------------------------------------------------------
+    def state(self, rev: str | None = None) -> RegistryState:
+        return read_state(self.root, rev)
+
+    def models(self) -> list[ModelState]:
+        return self.state().models()
+
+    def model(self, name: str) -> ModelState:
+        return self.state().model(name)
+
+    def versions(self, name: str, include_deleted: bool = False) -> list[ModelVersion]:
+        m = self.state().model(name)
+        return [v for _, v in sorted(m.versions.items()) if include_deleted or not v.deleted]
+
+    def resolve(self, ref: str) -> ModelVersion:
+        return self.state().resolve(ref)
+
+    # -- changing ----------------------------------------------------------------------------------
+    def _apply(self, build, push: bool | None, **kw) -> Applied:
+        return apply(self.root, build, push=push, **kw)
+
+    def init(self, remote: str | None = None, *, endpoint_url: str | None = None,
+             access_key_id: str | None = None, secret_access_key: str | None = None) -> Applied | None:
+        from . import init as init_mod
+
+        return init_mod.init(self.root, remote, endpoint_url=endpoint_url, access_key_id=access_key_id,
+                             secret_access_key=secret_access_key)
+
+    def register(self, name: str, path: str | Path, *, metrics: dict | None = None,
+                 params_file: str | Path | None = None, description: str = "", tags: dict | None = None,
+                 alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
+                 push: bool | None = None, **kw) -> Applied:
+        refs.check_name(name)
+        return self._apply(lambda s: operations.register(
+            s, name, Path(path), metrics=metrics, params_file=Path(params_file) if params_file else None,
+            description=description, tags=tags, alias=alias, fmt=fmt, signature=signature, **kw), push)
+
+    def promote(self, name: str, version: int | str, stage: str, *, reason: str | None = None,
+                keep_existing: bool = False, push: bool | None = None) -> Applied:
+        number = refs.parse_version(version)
+        return self._apply(lambda s: operations.promote(s, name, number, stage, reason=reason,
+                                                        keep_existing=keep_existing), push)
+
+    def archive(self, name: str, version: int | str, *, reason: str | None = None,
+                push: bool | None = None) -> Applied:
+        number = refs.parse_version(version)
+        return self._apply(lambda s: operations.archive(s, name, number, reason=reason), push)
+
+    def alias(self, name: str, version: int | str, alias: str, *, push: bool | None = None) -> Applied:
+        number = refs.parse_version(version)
+        return self._apply(lambda s: operations.set_alias(s, name, number, alias), push)
+
+    def remove_alias(self, name: str, alias: str, *, push: bool | None = None) -> Applied:
+        return self._apply(lambda s: operations.remove_alias(s, name, alias), push)
+
+    def annotate(self, ref: str, *, description: str | None = None, tags: dict | None = None,
+                 untag: list[str] | None = None, push: bool | None = None) -> Applied:
+        return self._apply(lambda s: operations.annotate(s, ref, description=description, tags=tags,
+                                                         untag=untag), push)
+
+    def delete(self, name: str, version: int | str, *, reason: str, force: bool = False,
+               push: bool | None = None) -> Applied:
+        number = refs.parse_version(version)
+        if not reason or not reason.strip():
+            raise UsageError("a deletion needs a reason: pass --reason TEXT")
+        return self._apply(lambda s: operations.delete(s, name, number, reason=reason, force=force), push)
+
+
+__all__ = ["Registry", "Applied", "ChangeSet", "settings_mod"]

@@ -1,0 +1,172 @@
+"""Everything DVC: init, remotes, hashing an artifact into the cache, pointer files, push and pull.
+
+This is the one module that imports DVC, and only inside functions, so the read path never pays for it.
+Register does not use `Repo.add` (it parses every .dvc file in the repository to look for overlapping
+outputs, which grows with the number of versions); it hashes the folder into the cache with dvc-data,
+writes the pointer itself, and pushes only that pointer.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+from .errors import StorageError, UsageError
+
+DEFAULT_REMOTE_NAME = "reg"
+
+
+def default_storage_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "reg" / "storage"
+
+
+def _repo(root: Path):
+    from dvc.repo import Repo
+
+    try:
+        return Repo(str(root))
+    except Exception as exc:  # dvc raises many kinds; all mean the same to the user
+        raise StorageError(f"DVC could not open {root}: {exc}; run `reg init` first") from None
+
+
+def is_dvc_repo(root: Path) -> bool:
+    return (root / ".dvc").is_dir()
+
+
+def init(root: Path) -> None:
+    from dvc.repo import Repo
+
+    if not is_dvc_repo(root):
+        Repo.init(str(root), no_scm=False, force=False)
+
+
+def remotes(root: Path) -> tuple[dict, str | None]:
+    """(name -> url, default remote name) from DVC's merged config."""
+    repo = _repo(root)
+    try:
+        conf = repo.config
+        return {name: r.get("url") for name, r in conf.get("remote", {}).items()}, conf.get("core", {}).get("remote")
+    finally:
+        repo.close()
+
+
+def add_remote(root: Path, url: str, *, name: str = DEFAULT_REMOTE_NAME, endpoint_url: str | None = None,
+               access_key_id: str | None = None, secret_access_key: str | None = None,
+               make_default: bool = True) -> str:
+    """Add (or keep) a DVC remote. Credentials go to .dvc/config.local, never into a commit."""
+    repo = _repo(root)
+    try:
+        with repo.config.edit("repo") as conf:
+            section = conf["remote"].setdefault(name, {})
+            section["url"] = url
+            if endpoint_url:
+                section["endpointurl"] = endpoint_url
+            if make_default:
+                conf["core"]["remote"] = name
+        if access_key_id or secret_access_key:
+            with repo.config.edit("local") as conf:
+                section = conf["remote"].setdefault(name, {})
+                if access_key_id:
+                    section["access_key_id"] = access_key_id
+                if secret_access_key:
+                    section["secret_access_key"] = secret_access_key
+    except Exception as exc:
+        raise StorageError(f"could not configure DVC remote {name!r}: {exc}") from None
+    finally:
+        repo.close()
+    return name
+
+
+def copy_in(src: Path, dest: Path) -> None:
+    """Copy a file or folder to `dest` (always a folder), via a temporary name so a failure leaves nothing."""
+    if not src.exists():
+        raise UsageError(f"artifact path {src} does not exist; give the file or folder to register")
+    if src.is_dir() and not any(src.iterdir()):
+        raise UsageError(f"artifact folder {src} is empty; give the folder that holds the model files")
+    if src.is_file() and src.stat().st_size == 0:
+        raise UsageError(f"artifact file {src} is empty; give the trained model file")
+    tmp = dest.with_name(f".{dest.name}.reg-{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if src.is_dir():
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".git", ".dvc", "__pycache__"))
+    else:
+        tmp.mkdir(parents=True)
+        shutil.copy2(src, tmp / src.name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+
+
+def hash_into_cache(root: Path, folder: Path) -> dict:
+    """Hash `folder` into the DVC cache (dvc-data, no repository-wide scan) and describe it."""
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.transfer import transfer
+    from dvc_objects.fs.local import LocalFileSystem
+
+    repo = _repo(root)
+    try:
+        odb = repo.cache.local
+        staging, meta, obj = build(odb, str(folder), LocalFileSystem(), "md5")
+        transfer(staging, odb, {obj.hash_info}, shallow=False, hardlink=False)
+    except Exception as exc:
+        raise StorageError(f"could not add {folder} to the DVC cache: {exc}") from None
+    finally:
+        repo.close()
+    files = sum(1 for _, _, names in os.walk(folder) for _ in names)
+    return {"md5": obj.hash_info.value, "size": int(meta.size or 0), "files": int(meta.nfiles or files)}
+
+
+def pointer_text(md5: str, size: int, nfiles: int, path: str) -> str:
+    """A .dvc file tracking `path` (beside it) with the given content hash: the same bytes for a
+    version's own pointer and for a stage or alias pointer, so no copy is ever stored."""
+    return (f"outs:\n- md5: {md5}\n  size: {size}\n  nfiles: {nfiles}\n  hash: md5\n  path: {path}\n")
+
+
+def push(root: Path, targets: list[str], remote: str | None) -> None:
+    repo = _repo(root)
+    try:
+        repo.push(targets=[str(root / t) for t in targets], remote=remote)
+    except Exception as exc:
+        raise StorageError(_storage_message("push to", remote, exc)) from None
+    finally:
+        repo.close()
+
+
+def pull(root: Path, targets: list[str], remote: str | None) -> None:
+    repo = _repo(root)
+    try:
+        repo.pull(targets=[str(root / t) for t in targets], remote=remote)
+    except Exception as exc:
+        raise StorageError(_storage_message("pull from", remote, exc)) from None
+    finally:
+        repo.close()
+
+
+def _storage_message(verb: str, remote: str | None, exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    for secret_key in ("AWS_SECRET_ACCESS_KEY",):
+        secret = os.environ.get(secret_key)
+        if secret:
+            text = text.replace(secret, "***")
+    name = remote or "the default remote"
+    return f"could not {verb} DVC remote {name}: {text[:300]}; check the remote URL, credentials and that it is reachable"
+
+
+def detect_format(folder: Path) -> str:
+    """The artifact's format from its files: a LightGBM text model wins over its skops preprocessing."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    if any(p.suffix.lower() == ".txt" and _is_lightgbm(p) for p in files):
+        return "lightgbm"
+    suffixes = {p.suffix.lower() for p in files}
+    for fmt, exts in (("skops", {".skops"}), ("onnx", {".onnx"}), ("pickle", {".pkl", ".pickle", ".joblib"})):
+        if suffixes & exts:
+            return fmt
+    return "unknown"
+
+
+def _is_lightgbm(path: Path) -> bool:
+    with contextlib.suppress(OSError):
+        with open(path, "rb") as fh:
+            return fh.read(5) == b"tree\n"
+    return False

@@ -1,0 +1,80 @@
+"""`reg init`: make a git repository a registry (DVC, a remote, models/registry.yaml) in one commit."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import artifacts, git, yamlio
+from .changes import Applied, ChangeSet, apply
+from .errors import StateError, UsageError
+from .settings import DEFAULT_TEXT, SETTINGS_PATH
+
+DVC_FILES = [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
+
+
+def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None = None,
+         access_key_id: str | None = None, secret_access_key: str | None = None) -> Applied | None:
+    """Returns None when the repository is already a registry and nothing was asked to change."""
+    if endpoint_url and not remote_url:
+        raise UsageError("--endpoint-url needs --remote s3://bucket/prefix")
+    if remote_url is not None and not remote_url.strip():
+        raise UsageError("--remote is empty: give a local path or s3://bucket/prefix")
+
+    def build(state) -> ChangeSet:
+        # DVC's own files may be new and uncommitted (a `dvc init` never committed): they join the commit.
+        # Edits to committed ones are the user's and are refused like any dirty registry path.
+        changed = set(git.dirty_paths(root, DVC_FILES)) & _tracked_at_head(root)
+        if changed:
+            raise StateError(f"{sorted(changed)[0]} has uncommitted changes; commit or stash them first")
+        artifacts.init(root)
+        configured, default = artifacts.remotes(root)
+        settings_file = root / SETTINGS_PATH
+        current = yamlio.read(settings_file, SETTINGS_PATH) if settings_file.is_file() else None
+        name = (current or {}).get("remote")
+        if remote_url:
+            url = remote_url if "://" in remote_url else str(Path(remote_url).expanduser().resolve())
+            name = next((n for n, u in configured.items() if u == url), None)
+            if name is None:
+                name = artifacts.DEFAULT_REMOTE_NAME
+                i = 1
+                while name in configured:
+                    i += 1
+                    name = f"{artifacts.DEFAULT_REMOTE_NAME}{i}"
+            if "://" not in url:
+                Path(url).mkdir(parents=True, exist_ok=True)
+            artifacts.add_remote(root, url, name=name, endpoint_url=endpoint_url, access_key_id=access_key_id,
+                                 secret_access_key=secret_access_key, make_default=default is None)
+        elif name is None or name not in configured:
+            if default:
+                name = default  # a repository that already uses DVC keeps its remote
+            else:
+                storage = artifacts.default_storage_dir()
+                storage.mkdir(parents=True, exist_ok=True)
+                name = artifacts.add_remote(root, str(storage), name=artifacts.DEFAULT_REMOTE_NAME)
+        cs = ChangeSet(subject="reg: init registry", trailers={"Reg-Action": "init"})
+        if current is None:
+            cs.writes[SETTINGS_PATH] = DEFAULT_TEXT.format(remote=name)
+        elif current.get("remote") != name:
+            cs.writes[SETTINGS_PATH] = yamlio.update(settings_file.read_text(), {"remote": name})
+        for rel in DVC_FILES:
+            p = root / rel
+            if p.is_file() and (rel not in _tracked(root) or git.dirty_paths(root, [rel])):
+                cs.writes[rel] = p.read_text()
+        cs.result = name
+        return cs
+
+    try:
+        return apply(root, build, push=False)
+    except UsageError as exc:
+        if str(exc) == "nothing to change":
+            return None
+        raise
+
+
+def _tracked_at_head(root: Path) -> set[str]:
+    if git.head(root) is None:
+        return set()
+    return set(git.run(["ls-tree", "-r", "--name-only", "HEAD", "--", *DVC_FILES], root).split())
+
+
+def _tracked(root: Path) -> set[str]:
+    return set(git.run(["ls-files", "--", *DVC_FILES], root).split())

@@ -1,0 +1,106 @@
+"""Lineage from the training workspace: git SHA and dirty flag, dvc.lock data hashes, params, metrics,
+and installed package versions. Nothing here imports DVC or the ML libraries."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from . import yamlio
+from .errors import UsageError
+
+PACKAGES = ("lightgbm", "scikit-learn", "skops", "numpy", "pandas", "dvc")
+CODE_SUFFIXES = (".py", ".ipynb", ".sh", ".r", ".sql")
+
+
+def workspace_of(path: Path, fallback: Path) -> Path:
+    """The git work tree the artifact was produced in (the registry itself when it is not in one)."""
+    start = path if path.is_dir() else path.parent
+    proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=str(start), capture_output=True, text=True)
+    return Path(proc.stdout.strip()) if proc.returncode == 0 else fallback
+
+
+def git_info(workspace: Path, ignore: list[str] | None = None) -> dict:
+    sha = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=str(workspace),
+                         capture_output=True, text=True).stdout.strip()
+    excludes = [f":(exclude){p}" for p in (ignore or [])]
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes],
+                            cwd=str(workspace), capture_output=True, text=True).stdout
+    return {"git_sha": sha or None, "git_dirty": bool(status.strip())}
+
+
+def read_data_file(path: Path, what: str) -> dict:
+    """A metrics or params file: JSON or YAML, a mapping."""
+    if not path.is_file():
+        raise UsageError(f"{what} file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yamlio.parse(text, str(path))
+    except ValueError:
+        raise UsageError(f"{what} file {path} is not valid JSON") from None
+    except Exception:
+        raise UsageError(f"{what} file {path} is neither JSON nor YAML") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} file {path} must hold a mapping of name: value")
+    return data
+
+
+def flat_metrics(data: dict, prefix: str = "") -> dict:
+    """Numeric metrics, nested keys joined with '.', as DVC shows them."""
+    out = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat_metrics(value, name + "."))
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, (int, float)):
+            out[name] = value
+    return out
+
+
+def dvc_lock_data(workspace: Path, stage: str | None = None) -> dict:
+    """Content hashes of the data the pipeline stages depended on, from dvc.lock (code files left out)."""
+    lock = workspace / "dvc.lock"
+    if not lock.is_file():
+        return {}
+    data = yamlio.read(lock, "dvc.lock")
+    stages = data.get("stages") or {}
+    if stage is not None and stage not in stages:
+        raise UsageError(f"dvc.lock has no stage {stage!r}; run `dvc repro {stage}` first")
+    out = {}
+    for name, body in stages.items():
+        if stage is not None and name != stage:
+            continue
+        for dep in (body or {}).get("deps") or []:
+            path = str(dep.get("path", ""))
+            digest = dep.get("md5") or dep.get("etag") or dep.get("checksum")
+            if path and digest and not path.lower().endswith(CODE_SUFFIXES):
+                out[path] = digest
+    return out
+
+
+def environment() -> dict:
+    env = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            env[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return env
+
+
+def collect(workspace: Path, *, params_file: Path | None = None, ignore: list[str] | None = None,
+            dvc_stage: str | None = None) -> dict:
+    lineage = git_info(workspace, ignore)
+    data = dvc_lock_data(workspace, dvc_stage)
+    if data:
+        lineage["data"] = data
+    if params_file is None and (workspace / "params.yaml").is_file():
+        params_file = workspace / "params.yaml"
+    if params_file is not None:
+        lineage["params"] = read_data_file(params_file, "params")
+    lineage["environment"] = environment()
+    return lineage

@@ -1,0 +1,137 @@
+"""The version manifest and the model card (model.yaml): dataclasses and their YAML form."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import CorruptState
+
+SCHEMA = 1
+# Fields that describe what was registered. `reg check` refuses any change to them.
+IMMUTABLE_FIELDS = ("schema", "model", "version", "created_at", "created_by", "artifact", "lineage",
+                    "metrics", "signature")
+MUTABLE_FIELDS = ("stage", "aliases", "description", "tags", "validations", "deleted", "deleted_at",
+                  "deleted_by", "deleted_reason")
+FIELD_ORDER = IMMUTABLE_FIELDS + MUTABLE_FIELDS
+
+
+def manifest_path(model: str, version: int) -> str:
+    return f"models/{model}/{version}/manifest.yaml"
+
+
+def card_path(model: str) -> str:
+    return f"models/{model}/model.yaml"
+
+
+@dataclass
+class ModelVersion:
+    model: str
+    version: int
+    stage: str = "none"
+    aliases: list[str] = field(default_factory=list)
+    description: str = ""
+    tags: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    created_at: str = ""
+    created_by: str = ""
+    artifact: dict = field(default_factory=dict)
+    lineage: dict = field(default_factory=dict)
+    signature: dict | None = None
+    validations: list = field(default_factory=list)
+    deleted: bool = False
+    deleted_at: str | None = None
+    deleted_by: str | None = None
+    deleted_reason: str | None = None
+
+    @property
+    def path(self) -> str:
+        return manifest_path(self.model, self.version)
+
+    @property
+    def artifact_path(self) -> str:
+        return f"models/{self.model}/{self.version}/{self.artifact.get('path', 'model')}"
+
+    @property
+    def md5(self) -> str | None:
+        return self.artifact.get("md5")
+
+    def to_dict(self) -> dict:
+        data = {"schema": SCHEMA}
+        for name in FIELD_ORDER[1:]:
+            value = getattr(self, name)
+            if name in ("signature",) and value is None:
+                continue
+            if name == "validations" and not value:
+                continue
+            if name.startswith("deleted") and not self.deleted:
+                continue
+            data[name] = value
+        return data
+
+
+def version_from_dict(data: dict, where: str) -> ModelVersion:
+    try:
+        model = data["model"]
+        version = int(data["version"])
+    except (KeyError, TypeError, ValueError):
+        raise CorruptState(f"{where} lacks a valid 'model' or 'version' field: fix or restore it "
+                           f"(git checkout -- {where})") from None
+    aliases = data.get("aliases") or []
+    tags = data.get("tags") or {}
+    if not isinstance(aliases, list) or not isinstance(tags, dict):
+        raise CorruptState(f"{where}: 'aliases' must be a list and 'tags' a mapping")
+    return ModelVersion(
+        model=str(model), version=version,
+        stage=str(data.get("stage") or "none").lower(),
+        aliases=[str(a) for a in aliases],
+        description=data.get("description") or "",
+        tags={str(k): v for k, v in tags.items()},
+        metrics=data.get("metrics") or {},
+        created_at=str(data.get("created_at") or ""),
+        created_by=str(data.get("created_by") or ""),
+        artifact=data.get("artifact") or {},
+        lineage=data.get("lineage") or {},
+        signature=data.get("signature"),
+        validations=data.get("validations") or [],
+        deleted=bool(data.get("deleted", False)),
+        deleted_at=data.get("deleted_at"),
+        deleted_by=data.get("deleted_by"),
+        deleted_reason=data.get("deleted_reason"),
+    )
+
+
+@dataclass
+class ModelCard:
+    """models/<name>/model.yaml: what the model is, who owns it, and its rules."""
+    name: str
+    description: str = ""
+    owners: list[str] = field(default_factory=list)
+    tags: dict = field(default_factory=dict)
+    gates: dict = field(default_factory=dict)
+    permissions: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+
+
+def card_from_dict(name: str, data: dict, where: str) -> ModelCard:
+    tags = data.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise CorruptState(f"{where}: 'tags' must be a mapping of key: value")
+    return ModelCard(
+        name=name,
+        description=data.get("description") or "",
+        owners=list(data.get("owners") or []),
+        tags=dict(tags),
+        gates=data.get("gates") or {},
+        permissions=data.get("permissions") or {},
+        raw=data,
+    )
+
+
+def new_card_text(name: str, description: str, owner: str) -> str:
+    from . import yamlio
+
+    return (
+        f"# Model card for {name}: description, owners and tags may be edited by hand or with\n"
+        f"# `reg annotate {name}`; gates and permissions are judged by `reg promote` and `reg check`.\n"
+        + yamlio.dump({"name": name, "description": description, "owners": [owner] if owner else [],
+                       "tags": {}})
+    )

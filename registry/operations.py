@@ -1,0 +1,312 @@
+"""Each registry mutation as a function from the current state to a `ChangeSet`.
+
+Stage and alias pointer files are never edited one by one: after an operation decides the new stage
+and aliases of the versions it touches, `_pointers` recomputes every pointer of the model from that
+result, so pointers cannot drift from manifests.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+from . import artifacts, git, lineage as lineage_mod, refs, yamlio
+from .changes import ChangeSet, Tag, stage_tag_number
+from .errors import NotFound, StateError, UsageError
+from .manifest import MUTABLE_FIELDS, ModelVersion, card_path, new_card_text
+from .state import ModelState, RegistryState
+
+NO_REASON = "(none given)"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def actor(root: Path) -> str:
+    name, email = git.identity(root)
+    return f"{name} <{email}>"
+
+
+# -- shared pieces ---------------------------------------------------------------------------------
+
+def _manifest_text(state: RegistryState, old: ModelVersion | None, new: ModelVersion) -> str:
+    if old is None:
+        return yamlio.dump(new.to_dict())
+    current = (state.root / new.path).read_text(encoding="utf-8")
+    new_dict, old_dict = new.to_dict(), old.to_dict()
+    changes = {k: new_dict[k] for k in MUTABLE_FIELDS if k in new_dict and new_dict.get(k) != old_dict.get(k)}
+    removed = tuple(k for k in MUTABLE_FIELDS if k in old_dict and k not in new_dict)
+    return yamlio.update(current, changes, removed)
+
+
+def _pointers(state: RegistryState, model: str, versions: dict[int, ModelVersion]) -> tuple[dict, list]:
+    """Pointer files (`<stage>.dvc`, `<alias>.dvc`) and the model folder's .gitignore for these versions."""
+    base = state.root / "models" / model
+    live = [v for _, v in sorted(versions.items()) if not v.deleted]
+    wanted: dict[str, ModelVersion] = {}
+    for stage in state.settings.pointer_stages():
+        held = [v for v in live if v.stage == stage]
+        if held:
+            wanted[stage] = held[-1]
+    for v in live:
+        for alias in v.aliases:
+            wanted[alias] = v
+    writes, deletes = {}, []
+    for name, v in wanted.items():
+        rel = f"models/{model}/{name}.dvc"
+        text = artifacts.pointer_text(v.md5 or "", int(v.artifact.get("size", 0)), int(v.artifact.get("files", 0)),
+                                      name)
+        if not (base / f"{name}.dvc").is_file() or (base / f"{name}.dvc").read_text() != text:
+            writes[rel] = text
+    existing = {p.stem for p in base.glob("*.dvc")} if base.is_dir() else set()
+    for name in sorted(existing - set(wanted)):
+        deletes.append(f"models/{model}/{name}.dvc")
+    ignore = "".join(f"/{name}\n" for name in sorted(wanted))
+    ignore_path = base / ".gitignore"
+    current = ignore_path.read_text() if ignore_path.is_file() else ""
+    if ignore != current:
+        if ignore:
+            writes[f"models/{model}/.gitignore"] = ignore
+        elif ignore_path.is_file():
+            deletes.append(f"models/{model}/.gitignore")
+    return writes, deletes
+
+
+def _finish(cs: ChangeSet, state: RegistryState, model: ModelState, updated: dict[int, ModelVersion]) -> ChangeSet:
+    """Write the manifests of `updated` versions and every pointer file that follows from them."""
+    for number, new in updated.items():
+        old = model.versions.get(number)
+        if old != new:
+            cs.writes[new.path] = _manifest_text(state, old, new)
+    merged = {**model.versions, **updated}
+    writes, deletes = _pointers(state, model.name, merged)
+    cs.writes.update(writes)
+    cs.deletes.extend(deletes)
+    return cs
+
+
+def _trailers(action: str, model: str, version: int | None, **extra) -> dict[str, str]:
+    t = {"Reg-Action": action, "Reg-Model": model}
+    if version is not None:
+        t["Reg-Version"] = str(version)
+    for key, value in extra.items():
+        if value is not None:
+            t["Reg-" + key.replace("_", "-").title()] = str(value)
+    return t
+
+
+def _live_version(state: RegistryState, name: str, number: int, doing: str) -> ModelVersion:
+    v = state.version(name, number)
+    if v.deleted:
+        raise UsageError(f"{name} v{number} was deleted ({v.deleted_reason}); it cannot be {doing}")
+    return v
+
+
+# -- register --------------------------------------------------------------------------------------
+
+def register(state: RegistryState, name: str, path: Path, *, metrics: dict | None = None,
+             params_file: Path | None = None, description: str = "", tags: dict | None = None,
+             alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
+             dvc_stage: str | None = None, extra_lineage: dict | None = None) -> ChangeSet:
+    refs.check_name(name)
+    root = state.root
+    if alias:
+        refs.check_alias(alias, state.settings.stages)
+    if not artifacts.is_dvc_repo(root):
+        raise StateError(f"{root} is not a registry yet; run `reg init` first")
+    path = Path(path)
+    if not str(path).strip() or not path.exists():
+        raise UsageError(f"artifact path {str(path)!r} does not exist; give the file or folder to register")
+    path = path.resolve()
+    if path == root or root in path.parents and (path.relative_to(root).parts[:1] == ("models",)):
+        raise UsageError(f"{path} is inside the registry's models/ folder; register a file or folder from "
+                         "your training workspace")
+    who = actor(root)
+    model = state.model(name) if state.has_model(name) else ModelState(name, None, {})
+    number = model.next_version()
+    version_dir = f"models/{name}/{number}"
+    cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=[version_dir])
+    try:
+        artifacts.copy_in(path, root / version_dir / "model")
+        info = artifacts.hash_into_cache(root, root / version_dir / "model")
+        info = {"path": "model", **info, "format": fmt or artifacts.detect_format(root / version_dir / "model")}
+        workspace = lineage_mod.workspace_of(path, root)
+        lin = lineage_mod.collect(workspace, params_file=params_file, dvc_stage=dvc_stage,
+                                  ignore=["models"] if workspace == root else None)
+        if extra_lineage:
+            lin.update(extra_lineage)
+        cs.writes[f"{version_dir}/model.dvc"] = artifacts.pointer_text(info["md5"], info["size"], info["files"],
+                                                                       "model")
+        (root / version_dir / "model.dvc").write_text(cs.writes[f"{version_dir}/model.dvc"])
+        artifacts.push(root, [f"{version_dir}/model.dvc"], state.settings.remote)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(root / version_dir, ignore_errors=True)
+        raise
+    mv = ModelVersion(model=name, version=number, stage=state.settings.initial_stage,
+                      aliases=[], description=description, tags=dict(tags or {}),
+                      metrics=dict(metrics or {}), created_at=now(), created_by=who, artifact=info,
+                      lineage=lin, signature=signature)
+    updated = {number: mv}
+    if alias:
+        holder = model.alias_holder(alias)
+        if holder is not None:
+            updated[holder.version] = replace(holder, aliases=[a for a in holder.aliases if a != alias])
+        mv.aliases = [alias]
+    cs.writes[f"{version_dir}/.gitignore"] = "/model\n"
+    if model.card is None:
+        cs.writes[card_path(name)] = new_card_text(name, "", git.identity(root)[1])
+    cs.tags.append(Tag(f"{name}@v{number}", f"Register {name} v{number}" + (f": {description}" if description else "")))
+    cs.trailers = _trailers("register", name, number, to=mv.stage, alias=alias)
+    if description:
+        cs.body = description
+    cs.result = mv
+    return _finish(cs, state, model, updated)
+
+
+# -- stages ----------------------------------------------------------------------------------------
+
+def promote(state: RegistryState, name: str, number: int, stage: str, *, reason: str | None = None,
+            keep_existing: bool = False, action: str = "promote") -> ChangeSet:
+    s = state.settings
+    stage = refs.normalize_stage(stage, s.stages)
+    model = state.model(name)
+    v = _live_version(state, name, number, f"moved to {stage}")
+    if v.stage == stage:
+        raise UsageError(f"{name} v{number} is already in {stage}; nothing to change")
+    exclusive = stage in s.exclusive_stages
+    if not reason and exclusive:
+        reason = NO_REASON
+    updated = {number: replace(v, stage=stage)}
+    archived = []
+    if exclusive and not keep_existing:
+        for other in model.in_stage(stage):
+            if other.version != number:
+                updated[other.version] = replace(other, stage=s.archive_stage)
+                archived.append(other.version)
+    verb = "archive" if stage == s.archive_stage and action == "promote" else action
+    subject = (f"reg: archive {name} v{number}" if verb == "archive" else f"reg: {verb} {name} v{number} to {stage}")
+    lines = [f"Reason: {reason}"] if reason else []
+    if archived:
+        lines.append(f"Archived: {', '.join('v%d' % a for a in archived)} (was {stage})")
+    n = stage_tag_number(state.root, name)
+    cs = ChangeSet(subject=subject, body="\n".join(lines),
+                   trailers=_trailers(verb, name, number, **{"from": v.stage}, to=stage,
+                                      archived=",".join(map(str, archived)) or None, reason=reason))
+    cs.tags.append(Tag(f"{name}#{stage}#{n}", f"{subject[5:]}" + (f"\n\n{reason}" if reason else "")))
+    cs.result = updated[number]
+    return _finish(cs, state, model, updated)
+
+
+def archive(state: RegistryState, name: str, number: int, *, reason: str | None = None) -> ChangeSet:
+    return promote(state, name, number, state.settings.archive_stage, reason=reason)
+
+
+# -- aliases ---------------------------------------------------------------------------------------
+
+def set_alias(state: RegistryState, name: str, number: int, alias: str) -> ChangeSet:
+    refs.check_alias(alias, state.settings.stages)
+    model = state.model(name)
+    v = _live_version(state, name, number, f"given alias {alias!r}")
+    if alias in v.aliases:
+        raise UsageError(f"{name}@{alias} already names v{number}; nothing to change")
+    updated = {number: replace(v, aliases=sorted(v.aliases + [alias]))}
+    holder = model.alias_holder(alias)
+    if holder is not None:
+        updated[holder.version] = replace(holder, aliases=[a for a in holder.aliases if a != alias])
+    cs = ChangeSet(subject=f"reg: alias {name} v{number} as {alias}",
+                   trailers=_trailers("alias", name, number, alias=alias,
+                                      **{"from": f"v{holder.version}" if holder else None}, to=f"v{number}"))
+    cs.result = updated[number]
+    return _finish(cs, state, model, updated)
+
+
+def remove_alias(state: RegistryState, name: str, alias: str) -> ChangeSet:
+    model = state.model(name)
+    holder = model.alias_holder(alias)
+    if holder is None:
+        known = model.aliases()
+        hint = f"; its aliases: {', '.join(sorted(known))}" if known else ""
+        raise NotFound(f"{name} has no alias {alias!r}{hint}")
+    updated = {holder.version: replace(holder, aliases=[a for a in holder.aliases if a != alias])}
+    cs = ChangeSet(subject=f"reg: remove alias {alias} from {name} v{holder.version}",
+                   trailers=_trailers("unalias", name, holder.version, alias=alias,
+                                      **{"from": f"v{holder.version}"}))
+    cs.result = updated[holder.version]
+    return _finish(cs, state, model, updated)
+
+
+# -- annotate --------------------------------------------------------------------------------------
+
+def annotate(state: RegistryState, ref: str, *, description: str | None = None, tags: dict | None = None,
+             untag: list[str] | None = None) -> ChangeSet:
+    if description is None and not tags and not untag:
+        raise UsageError("nothing to annotate: give --description, --tag key=value or --untag key")
+    parsed = refs.parse_ref(ref, state.settings.stages)
+    model = state.model(parsed.model)
+    if parsed.kind == "latest" and "/" not in ref.removeprefix(refs.MLFLOW_PREFIX):
+        return _annotate_model(state, model, description, tags or {}, untag or [])
+    v = state.resolve(parsed)
+    if v.deleted:
+        raise UsageError(f"{v.model} v{v.version} was deleted; it cannot be annotated")
+    new_tags = dict(v.tags)
+    for key in untag or []:
+        if key not in new_tags:
+            raise NotFound(f"{v.model} v{v.version} has no tag {key!r}")
+        del new_tags[key]
+    new_tags.update(tags or {})
+    new = replace(v, tags=new_tags, description=v.description if description is None else description)
+    if new == v:
+        raise UsageError(f"{v.model} v{v.version} already has that description and those tags; nothing to change")
+    cs = ChangeSet(subject=f"reg: annotate {v.model} v{v.version}", trailers=_trailers("annotate", v.model, v.version))
+    cs.result = new
+    return _finish(cs, state, model, {v.version: new})
+
+
+def _annotate_model(state, model: ModelState, description, tags, untag) -> ChangeSet:
+    rel = card_path(model.name)
+    path = state.root / rel
+    text = path.read_text(encoding="utf-8") if path.is_file() else new_card_text(model.name, "", "")
+    doc = yamlio.load_roundtrip(text)
+    current_tags = doc.get("tags") or {}
+    for key in untag:
+        if key not in current_tags:
+            raise NotFound(f"model {model.name} has no tag {key!r}")
+        del current_tags[key]
+    for key, value in tags.items():
+        current_tags[key] = value
+    doc["tags"] = current_tags
+    if description is not None:
+        doc["description"] = description
+    new_text = yamlio.dump(doc)
+    if path.is_file() and new_text == text:
+        raise UsageError(f"model {model.name} already has that description and those tags; nothing to change")
+    cs = ChangeSet(subject=f"reg: annotate {model.name}", trailers=_trailers("annotate", model.name, None))
+    cs.writes[rel] = new_text
+    cs.result = model.card
+    return cs
+
+
+# -- delete ----------------------------------------------------------------------------------------
+
+def delete(state: RegistryState, name: str, number: int, *, reason: str, force: bool = False) -> ChangeSet:
+    if not reason or not reason.strip():
+        raise UsageError("a deletion needs a reason: pass --reason TEXT")
+    model = state.model(name)
+    v = state.version(name, number)
+    if v.deleted:
+        raise UsageError(f"{name} v{number} is already deleted")
+    if v.stage in state.settings.exclusive_stages and not force:
+        raise UsageError(f"{name} v{number} is in {v.stage}; promote another version first, "
+                         "or pass --force to delete it anyway")
+    new = replace(v, aliases=[], deleted=True, deleted_at=now(), deleted_by=actor(state.root),
+                  deleted_reason=reason.strip())
+    vdir = f"models/{name}/{number}"
+    cs = ChangeSet(subject=f"reg: delete {name} v{number}", body=f"Reason: {reason.strip()}",
+                   trailers=_trailers("delete", name, number, **{"from": v.stage}, reason=reason.strip()),
+                   deletes=[f"{vdir}/model.dvc", f"{vdir}/.gitignore"], stale_dirs=[f"{vdir}/model"])
+    cs.deletes = [p for p in cs.deletes if (state.root / p).exists()]
+    cs.result = new
+    return _finish(cs, state, model, {number: new})

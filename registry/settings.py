@@ -1,0 +1,71 @@
+"""Registry-wide settings from models/registry.yaml."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import yamlio
+from .errors import CorruptState
+
+SETTINGS_PATH = "models/registry.yaml"
+DEFAULT_STAGES = ["none", "staging", "production", "archived"]
+
+
+@dataclass
+class Settings:
+    stages: list[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
+    exclusive_stages: list[str] = field(default_factory=lambda: ["production"])
+    archive_stage: str = "archived"
+    remote: str | None = None
+    push: bool = False
+    git_remote: str = "origin"
+    webhooks: list = field(default_factory=list)
+    raw: dict = field(default_factory=dict)
+
+    @property
+    def initial_stage(self) -> str:
+        return self.stages[0]
+
+    def pointer_stages(self) -> list[str]:
+        """Stages that get a `<stage>.dvc` pointer: all but the initial and the archive stage."""
+        return [s for s in self.stages if s not in (self.initial_stage, self.archive_stage)]
+
+
+def from_dict(data: dict, where: str = SETTINGS_PATH) -> Settings:
+    s = Settings(raw=data)
+    stages = data.get("stages", s.stages)
+    if not isinstance(stages, list) or not stages or not all(isinstance(x, str) for x in stages):
+        raise CorruptState(f"{where}: 'stages' must be a list of names such as [none, staging, production, archived]")
+    s.stages = [x.lower() for x in stages]
+    s.exclusive_stages = [x.lower() for x in data.get("exclusive_stages", s.exclusive_stages) or []]
+    s.archive_stage = str(data.get("archive_stage", s.archive_stage)).lower()
+    for stage in s.exclusive_stages + [s.archive_stage]:
+        if stage not in s.stages:
+            raise CorruptState(f"{where}: stage {stage!r} is not one of stages {s.stages}")
+    s.remote = data.get("remote")
+    s.push = bool(data.get("push", False))
+    s.git_remote = data.get("git_remote", "origin")
+    s.webhooks = data.get("webhooks") or []
+    return s
+
+
+def read(root: Path) -> Settings:
+    path = root / SETTINGS_PATH
+    if not path.exists():
+        return Settings()
+    return from_dict(yamlio.read(path, SETTINGS_PATH))
+
+
+DEFAULT_TEXT = """\
+# reg registry settings. Stage names are lower-case; promoting to an exclusive stage
+# moves its previous holder to the archive stage in the same commit.
+schema: 1
+stages: [none, staging, production, archived]
+exclusive_stages: [production]
+archive_stage: archived
+# DVC remote that `reg register` pushes artifacts to.
+remote: {remote}
+# Push each registry commit and its tags to this git remote (or pass --push).
+push: false
+git_remote: origin
+"""

@@ -1,0 +1,275 @@
+"""Reading a registry: at the working tree or at a git revision, through the parsed-manifest cache.
+
+The cache (`.git/reg/cache.json`) holds parsed YAML keyed by file identity: (size, mtime) for working-tree
+files, the blob id for files read at a revision. It is derived, never committed, refreshed per file on a
+miss, written atomically, and safe to delete at any time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import git, refs, settings as settings_mod, yamlio
+from .errors import NotFound
+from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, version_from_dict
+from .refs import Ref
+from .settings import Settings
+
+CACHE_VERSION = 2
+MAX_BLOBS = 50_000
+RACY_SECONDS = 2.0  # files touched this recently are parsed but not cached (same-size edits within a tick)
+
+
+class ParseCache:
+    def __init__(self, root: Path):
+        self.path = _git_dir(root) / "reg" / "cache.json"
+        self.files: dict = {}
+        self.blobs: dict = {}
+        self.dirty = False
+        try:
+            data = json.loads(self.path.read_text())
+            if data.get("v") == CACHE_VERSION:
+                self.files = data.get("files", {})
+                self.blobs = data.get("blobs", {})
+        except (OSError, ValueError):
+            pass
+
+    def file(self, rel: str, path: str, st: os.stat_result) -> dict:
+        hit = self.files.get(rel)
+        if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        with open(path, encoding="utf-8") as fh:
+            data = yamlio.parse(fh.read(), rel)
+        if time.time() - st.st_mtime > RACY_SECONDS:
+            self.files[rel] = [st.st_size, st.st_mtime_ns, data]
+            self.dirty = True
+        return data
+
+    def blob(self, sha: str, rel: str, read_text) -> dict:
+        hit = self.blobs.get(sha)
+        if hit is not None:
+            return hit
+        data = yamlio.parse(read_text(), rel)
+        self.blobs[sha] = data
+        self.dirty = True
+        return data
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        if len(self.blobs) > MAX_BLOBS:
+            self.blobs = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"cache.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"v": CACHE_VERSION, "files": self.files, "blobs": self.blobs},
+                                      separators=(",", ":")))
+            os.replace(tmp, self.path)
+            self.dirty = False
+        except OSError:
+            pass  # a cache we cannot write only costs speed
+
+
+_GIT_DIRS: dict = {}
+
+
+def _git_dir(root: Path) -> Path:
+    key = str(root)
+    if key not in _GIT_DIRS:
+        dotgit = root / ".git"
+        _GIT_DIRS[key] = dotgit if dotgit.is_dir() else git.git_dir(root)
+    return _GIT_DIRS[key]
+
+
+@dataclass
+class ModelState:
+    name: str
+    card: ModelCard | None
+    versions: dict[int, ModelVersion] = field(default_factory=dict)
+
+    def live(self) -> list[ModelVersion]:
+        return [v for _, v in sorted(self.versions.items()) if not v.deleted]
+
+    def latest(self) -> ModelVersion | None:
+        live = self.live()
+        return live[-1] if live else None
+
+    def next_version(self) -> int:
+        return max(self.versions, default=0) + 1
+
+    def in_stage(self, stage: str) -> list[ModelVersion]:
+        return [v for v in self.live() if v.stage == stage]
+
+    def stage_holder(self, stage: str) -> ModelVersion | None:
+        """The version a stage ref names: the highest-numbered version in that stage."""
+        held = self.in_stage(stage)
+        return held[-1] if held else None
+
+    def alias_holder(self, alias: str) -> ModelVersion | None:
+        for v in self.live():
+            if alias in v.aliases:
+                return v
+        return None
+
+    def aliases(self) -> dict[str, int]:
+        return {a: v.version for v in self.live() for a in v.aliases}
+
+
+class RegistryState:
+    """The registry as files say it is, at the working tree (rev=None) or at a git revision."""
+
+    def __init__(self, root: Path, rev: str | None = None):
+        self.root = Path(root)
+        self.rev = rev
+        self.cache = ParseCache(self.root)
+        self._models: dict[str, ModelState] = {}
+        self._tree: dict[str, str] | None = None  # path -> blob id, at a revision
+        if rev is not None:
+            self._tree = _ls_tree(self.root, rev)
+        self.settings: Settings = self._read_settings()
+
+    # -- files -------------------------------------------------------------------------------------
+    def _read_settings(self) -> Settings:
+        data = self._read(settings_mod.SETTINGS_PATH)
+        return settings_mod.from_dict(data) if data is not None else Settings()
+
+    def _read(self, rel: str) -> dict | None:
+        if self._tree is not None:
+            sha = self._tree.get(rel)
+            if sha is None:
+                return None
+            return self.cache.blob(sha, rel, lambda: git.run(["cat-file", "blob", sha], self.root))
+        path = str(self.root / rel)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return self.cache.file(rel, path, st)
+
+    def model_names(self) -> list[str]:
+        if self._tree is not None:
+            names = {p.split("/")[1] for p in self._tree if p.count("/") >= 2}
+        else:
+            try:
+                names = {e.name for e in os.scandir(self.root / "models") if e.is_dir()}
+            except FileNotFoundError:
+                names = set()
+        return sorted(n for n in names if refs.NAME_RE.fullmatch(n))
+
+    def _version_dirs(self, name: str) -> list[int]:
+        if self._tree is not None:
+            prefix = f"models/{name}/"
+            found = set()
+            for p in self._tree:
+                if p.startswith(prefix) and p.endswith("/manifest.yaml"):
+                    part = p[len(prefix):].split("/")[0]
+                    if part.isdigit():
+                        found.add(int(part))
+            return sorted(found)
+        try:
+            return sorted(int(e.name) for e in os.scandir(self.root / "models" / name)
+                          if e.name.isdigit() and e.is_dir())
+        except FileNotFoundError:
+            return []
+
+    def _load_model(self, name: str) -> ModelState | None:
+        card_data = self._read(card_path(name))
+        card = card_from_dict(name, card_data, card_path(name)) if card_data is not None else None
+        versions = {}
+        for number in self._version_dirs(name):
+            rel = f"models/{name}/{number}/manifest.yaml"
+            data = self._read(rel)
+            if data is None:
+                continue
+            mv = version_from_dict(data, rel)
+            if mv.model != name or mv.version != number:
+                from .errors import CorruptState
+
+                raise CorruptState(f"{rel} says it is {mv.model} v{mv.version}; a manifest must match its "
+                                   f"folder: fix or restore it (git checkout -- {rel})")
+            versions[number] = mv
+        if card is None and not versions:
+            return None
+        return ModelState(name, card, versions)
+
+    # -- queries -----------------------------------------------------------------------------------
+    def has_model(self, name: str) -> bool:
+        return self._get(name) is not None
+
+    def _get(self, name: str) -> ModelState | None:
+        if name not in self._models:
+            loaded = self._load_model(name)
+            if loaded is None:
+                return None
+            self._models[name] = loaded
+            self.cache.save()
+        return self._models[name]
+
+    def model(self, name: str) -> ModelState:
+        refs.check_name(name)
+        found = self._get(name)
+        if found is None:
+            known = self.model_names()
+            hint = f"; registered models: {', '.join(known)}" if known else "; register one with `reg register`"
+            raise NotFound(f"unknown model {name!r}{hint}")
+        return found
+
+    def models(self) -> list[ModelState]:
+        out = [m for m in (self._get(n) for n in self.model_names()) if m is not None]
+        return out
+
+    def version(self, name: str, number: int) -> ModelVersion:
+        m = self.model(name)
+        v = m.versions.get(number)
+        if v is None:
+            latest = m.next_version() - 1
+            raise NotFound(f"{name} has no version {number}" + (f" (versions 1-{latest})" if latest else ""))
+        return v
+
+    def resolve(self, ref: str | Ref) -> ModelVersion:
+        r = ref if isinstance(ref, Ref) else refs.parse_ref(ref, self.settings.stages)
+        m = self.model(r.model)
+        if r.kind == "latest":
+            v = m.latest()
+            if v is None:
+                raise NotFound(f"{r.model} has no versions (all deleted or none registered)")
+            return v
+        if r.kind == "version":
+            return self.version(r.model, int(r.value))
+        if r.kind == "stage":
+            v = m.stage_holder(str(r.value))
+            if v is None:
+                raise NotFound(f"no version of {r.model} is in {r.value}")
+            return v
+        v = m.alias_holder(str(r.value))
+        if v is None:
+            known = m.aliases()
+            hint = f"; its aliases: {', '.join(sorted(known))}" if known else ""
+            raise NotFound(f"{r.model} has no alias {r.value!r}{hint}")
+        return v
+
+
+def _ls_tree(root: Path, rev: str) -> dict[str, str]:
+    proc = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", rev, "--", "models"], cwd=str(root),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        from .errors import UsageError
+
+        raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
+    tree = {}
+    for entry in proc.stdout.split("\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            tree[path] = parts[2]
+    return tree
+
+
+def read_state(root: Path, rev: str | None = None) -> RegistryState:
+    return RegistryState(Path(root), rev)

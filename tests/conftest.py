@@ -1,0 +1,112 @@
+"""Fixtures: real git repositories in temporary folders, real DVC, a local DVC remote.
+
+Every test runs with its own git identity, XDG data home and no DVC analytics, so nothing reaches the
+developer's own configuration or the network.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(["git", *args], cwd=str(cwd), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
+                         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / "dvc-site-cache"))
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "REG_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    yield home
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A git repository with one commit, the user's project."""
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("# project\n")
+    git(root, "add", "README.md")
+    git(root, "commit", "-qm", "initial")
+    return root
+
+
+@pytest.fixture
+def storage(tmp_path) -> Path:
+    return tmp_path / "dvc-storage"
+
+
+@pytest.fixture
+def registry(repo, storage, reg) -> Path:
+    """`repo` after `reg init --remote <local folder>`."""
+    result = reg(repo, "init", "--remote", str(storage))
+    assert result.exit_code == 0, result.output
+    return repo
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def reg():
+    """Run the `reg` CLI in-process against a repository: reg(repo, "promote", "churn", "1", "production")."""
+    runner = CliRunner()
+
+    def run(root: Path, *args: str, input: str | None = None) -> Result:
+        res = runner.invoke(app, ["-C", str(root), *args], input=input, catch_exceptions=False)
+        return Result(res.exit_code, res.stdout, res.stderr)
+
+    return run
+
+
+@pytest.fixture
+def artifact(tmp_path) -> Path:
+    """A small model folder outside the registry, as a training run would leave it."""
+    folder = tmp_path / "train-out" / "model"
+    folder.mkdir(parents=True)
+    (folder / "model.txt").write_text("tree\nversion=v4\nnum_class=1\n")
+    (folder / "preprocess.skops").write_bytes(b"PK\x03\x04 not really a zip, just bytes")
+    return folder
+
+
+@pytest.fixture
+def metrics_file(tmp_path) -> Path:
+    path = tmp_path / "train-out" / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"roc_auc": 0.91, "f1": 0.84, "log_loss": 0.31}')
+    return path
+
+
+def snapshot(root: Path) -> tuple[str, str, str, str]:
+    """What a failed command must leave unchanged: status, log, tags and the index."""
+    return (git(root, "status", "--porcelain", "--untracked-files=all"), git(root, "log", "--format=%H %s"),
+            git(root, "tag", "-l"), git(root, "ls-files", "-s"))
