@@ -175,6 +175,10 @@ def delete(ctx: typer.Context, name: str, version: str,
     render.applied(applied, as_json, f"Deleted {name} v{applied.result.version} (tombstone kept)")
 
 
+# Commands of each area live beside this file and register themselves on `app`.
+from . import history, lifecycle, review, serving  # noqa: E402,F401
+
+
 def main() -> None:
     app(prog_name="reg")
 

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-from . import artifacts, git, lineage as lineage_mod, refs, yamlio
+from . import artifacts, git, lineage as lineage_mod, policy, refs, yamlio
 from .changes import ChangeSet, Tag, stage_tag_number
 from .errors import NotFound, StateError, UsageError
 from .manifest import MUTABLE_FIELDS, ModelVersion, card_path, new_card_text
@@ -169,7 +169,7 @@ def register(state: RegistryState, name: str, path: Path, *, metrics: dict | Non
 # -- stages ----------------------------------------------------------------------------------------
 
 def promote(state: RegistryState, name: str, number: int, stage: str, *, reason: str | None = None,
-            keep_existing: bool = False, action: str = "promote") -> ChangeSet:
+            keep_existing: bool = False, action: str = "promote", force: bool = False) -> ChangeSet:
     s = state.settings
     stage = refs.normalize_stage(stage, s.stages)
     model = state.model(name)
@@ -177,6 +177,7 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     if v.stage == stage:
         raise UsageError(f"{name} v{number} is already in {stage}; nothing to change")
     exclusive = stage in s.exclusive_stages
+    policy.check_promotion(state, model, v, stage, reason=reason, force=force, actor=actor(state.root))
     if not reason and exclusive:
         reason = NO_REASON
     updated = {number: replace(v, stage=stage)}
