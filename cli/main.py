@@ -72,7 +72,7 @@ def init(ctx: typer.Context,
 
 
 @app.command()
-def register(ctx: typer.Context, name: str, path: Path,
+def register(ctx: typer.Context, name: str, path: str,
              metrics: Optional[Path] = typer.Option(None, help="JSON or YAML file of metrics."),
              params: Optional[Path] = typer.Option(None, help="JSON or YAML file of params (default: params.yaml)."),
              description: str = typer.Option("", help="What this version is."),

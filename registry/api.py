@@ -48,7 +48,7 @@ class Registry:
                  push: bool | None = None, **kw) -> Applied:
         refs.check_name(name)
         return self._apply(lambda s: operations.register(
-            s, name, Path(path), metrics=metrics, params_file=Path(params_file) if params_file else None,
+            s, name, path, metrics=metrics, params_file=Path(params_file) if params_file else None,
             description=description, tags=tags, alias=alias, fmt=fmt, signature=signature, **kw), push)
 
     def promote(self, name: str, version: int | str, stage: str, *, reason: str | None = None,

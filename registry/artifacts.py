@@ -22,8 +22,21 @@ def default_storage_dir() -> Path:
     return Path(base) / "reg" / "storage"
 
 
+def _quiet_dvc() -> None:
+    """DVC's package import installs handlers that print to the terminal; the engine never prints."""
+    import logging
+
+    log = logging.getLogger("dvc")
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    log.addHandler(logging.NullHandler())
+    log.propagate = False
+
+
 def _repo(root: Path):
     from dvc.repo import Repo
+
+    _quiet_dvc()
 
     try:
         return Repo(str(root))
@@ -38,6 +51,7 @@ def is_dvc_repo(root: Path) -> bool:
 def init(root: Path) -> None:
     from dvc.repo import Repo
 
+    _quiet_dvc()
     if not is_dvc_repo(root):
         Repo.init(str(root), no_scm=False, force=False)
 

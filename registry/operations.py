@@ -105,7 +105,7 @@ def _live_version(state: RegistryState, name: str, number: int, doing: str) -> M
 
 # -- register --------------------------------------------------------------------------------------
 
-def register(state: RegistryState, name: str, path: Path, *, metrics: dict | None = None,
+def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict | None = None,
              params_file: Path | None = None, description: str = "", tags: dict | None = None,
              alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
              dvc_stage: str | None = None, extra_lineage: dict | None = None) -> ChangeSet:
@@ -115,10 +115,9 @@ def register(state: RegistryState, name: str, path: Path, *, metrics: dict | Non
         refs.check_alias(alias, state.settings.stages)
     if not artifacts.is_dvc_repo(root):
         raise StateError(f"{root} is not a registry yet; run `reg init` first")
-    path = Path(path)
-    if not str(path).strip() or not path.exists():
+    if not str(path).strip() or not Path(path).exists():
         raise UsageError(f"artifact path {str(path)!r} does not exist; give the file or folder to register")
-    path = path.resolve()
+    path = Path(path).resolve()
     if path == root or root in path.parents and (path.relative_to(root).parts[:1] == ("models",)):
         raise UsageError(f"{path} is inside the registry's models/ folder; register a file or folder from "
                          "your training workspace")

@@ -1,0 +1,532 @@
+"""Issue 2: init, register, list, show, promote, alias, annotate and delete from the CLI and the API,
+against real git and real DVC with a local remote."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from registry import Registry
+
+from .conftest import git, snapshot
+
+
+def _register(reg, root, artifact, *extra):
+    result = reg(root, "register", "churn", str(artifact), *extra)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _manifest(root: Path, name: str, version: int) -> dict:
+    return yaml.safe_load((root / f"models/{name}/{version}/manifest.yaml").read_text())
+
+
+def _pointer_md5(root: Path, rel: str) -> str:
+    return yaml.safe_load((root / rel).read_text())["outs"][0]["md5"]
+
+
+# -- init ------------------------------------------------------------------------------------------
+
+def test_init_makes_one_commit_and_is_idempotent(repo, storage, reg):
+    before = git(repo, "rev-list", "--count", "HEAD")
+    result = reg(repo, "init", "--remote", str(storage))
+    assert result.exit_code == 0, result.output
+    assert "Initialized registry" in result.stdout
+    assert int(git(repo, "rev-list", "--count", "HEAD")) == int(before) + 1
+    files = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert set(files) == {".dvc/config", ".dvc/.gitignore", ".dvcignore", "models/registry.yaml"}
+    assert str(storage) in (repo / ".dvc/config").read_text()
+    assert git(repo, "status", "--porcelain") == ""
+
+    state = snapshot(repo)
+    again = reg(repo, "init")
+    assert again.exit_code == 0
+    assert "already a registry" in again.stdout
+    assert snapshot(repo) == state
+
+
+def test_init_default_remote_is_a_local_folder(repo, reg, isolated_env):
+    result = reg(repo, "init")
+    assert result.exit_code == 0, result.output
+    expected = isolated_env / "xdg-data" / "reg" / "storage"
+    assert expected.is_dir()
+    assert str(expected) in (repo / ".dvc/config").read_text()
+
+
+def test_init_keeps_an_existing_dvc_remote(repo, reg, tmp_path):
+    from dvc.repo import Repo
+
+    Repo.init(str(repo))
+    theirs = tmp_path / "their-remote"
+    (repo / ".dvc/config").write_text(f"[core]\n    remote = theirs\n['remote \"theirs\"']\n    url = {theirs}\n")
+    git(repo, "add", ".dvc", ".dvcignore")
+    git(repo, "commit", "-qm", "use dvc")
+    result = reg(repo, "init")
+    assert result.exit_code == 0, result.output
+    config = (repo / ".dvc/config").read_text()
+    assert "theirs" in config and "remote \"reg\"" not in config
+    assert "remote: theirs" in (repo / "models/registry.yaml").read_text()
+
+
+def test_init_s3_credentials_stay_out_of_the_commit(repo, reg):
+    result = reg(repo, "init", "--remote", "s3://models/registry", "--endpoint-url", "http://127.0.0.1:9",
+                 "--access-key-id", "AKIDEXAMPLE", "--secret-access-key", "s3cr3t-value")
+    assert result.exit_code == 0, result.output
+    committed = git(repo, "show", "HEAD")
+    assert "s3://models/registry" in committed and "127.0.0.1:9" in committed
+    assert "s3cr3t-value" not in committed and "AKIDEXAMPLE" not in committed
+    assert "s3cr3t-value" in (repo / ".dvc/config.local").read_text()
+
+
+def test_init_outside_git_fails_cleanly(tmp_path, reg):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    result = reg(plain, "init")
+    assert result.exit_code == 1
+    assert "not inside a git repository" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (plain / ".dvc").exists()
+
+
+# -- register --------------------------------------------------------------------------------------
+
+def test_register_stores_tracks_pushes_and_tags(registry, reg, artifact, metrics_file, storage):
+    (registry / "params.yaml").write_text("train:\n  learning_rate: 0.05\n  num_leaves: 31\n")
+    git(registry, "add", "params.yaml")
+    git(registry, "commit", "-qm", "params")
+    result = _register(reg, registry, artifact, "--metrics", str(metrics_file), "--description", "first one",
+                       "--tag", "team=growth", "--alias", "champion")
+    assert "churn v1" in result.stdout
+
+    m = _manifest(registry, "churn", 1)
+    assert m["model"] == "churn" and m["version"] == 1 and m["stage"] == "none"
+    assert m["metrics"] == {"roc_auc": 0.91, "f1": 0.84, "log_loss": 0.31}
+    assert m["lineage"]["git_sha"] == git(registry, "rev-parse", "HEAD~1").strip()
+    assert m["lineage"]["git_dirty"] is False
+    assert m["lineage"]["params"] == {"train": {"learning_rate": 0.05, "num_leaves": 31}}
+    assert "python" in m["lineage"]["environment"]
+    assert m["created_by"] == "Ada Lovelace <ada@example.com>"
+    assert m["artifact"]["files"] == 2 and m["artifact"]["format"] == "lightgbm"
+    assert m["aliases"] == ["champion"] and m["tags"] == {"team": "growth"}
+    assert m["description"] == "first one"
+
+    # The artifact is a DVC-tracked folder, its bytes are in the remote, git ignores the folder.
+    assert (registry / "models/churn/1/model/model.txt").read_text() == (artifact / "model.txt").read_text()
+    md5 = _pointer_md5(registry, "models/churn/1/model.dvc")
+    assert md5 == m["artifact"]["md5"] and md5.endswith(".dir")
+    assert (storage / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    assert _pointer_md5(registry, "models/churn/champion.dvc") == md5
+    assert git(registry, "status", "--porcelain") == ""
+
+    assert git(registry, "log", "-1", "--format=%s").strip() == "reg: register churn v1"
+    assert git(registry, "tag", "-l").split() == ["churn@v1"]
+    assert git(registry, "cat-file", "-t", "churn@v1").strip() == "tag"  # annotated
+    assert (registry / "models/churn/model.yaml").is_file()
+
+
+def test_register_a_single_file_and_numbers_increase(registry, reg, artifact):
+    _register(reg, registry, artifact)
+    result = _register(reg, registry, artifact / "model.txt")
+    assert "churn v2" in result.stdout
+    assert (registry / "models/churn/2/model/model.txt").is_file()
+    assert _manifest(registry, "churn", 2)["artifact"]["files"] == 1
+
+
+def test_register_leaves_the_users_staged_file_alone(registry, reg, artifact):
+    (registry / "notes.txt").write_text("work in progress\n")
+    git(registry, "add", "notes.txt")
+    _register(reg, registry, artifact)
+    assert "notes.txt" not in git(registry, "show", "--name-only", "--format=", "HEAD")
+    assert git(registry, "diff", "--cached", "--name-only").split() == ["notes.txt"]
+
+
+def test_register_records_dvc_lock_data_hashes(registry, reg, artifact):
+    (registry / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    deps:\n"
+        "    - path: data/churn.csv\n      md5: 9b1e0000000000000000000000000000\n      size: 10\n"
+        "    - path: train.py\n      md5: aaaa0000000000000000000000000000\n      size: 5\n")
+    git(registry, "add", "dvc.lock")
+    git(registry, "commit", "-qm", "lock")
+    _register(reg, registry, artifact)
+    assert _manifest(registry, "churn", 1)["lineage"]["data"] == {"data/churn.csv": "9b1e0000000000000000000000000000"}
+
+
+@pytest.mark.parametrize("name", ["Churn", "a/b", "..", "a..b", "has space", "-x", "", "x" * 65, "registry.yaml"])
+def test_register_refuses_bad_model_names(registry, reg, artifact, name):
+    before = snapshot(registry)
+    result = reg(registry, "register", "--", name, str(artifact))
+    assert result.exit_code != 0
+    assert "invalid model name" in result.stderr or "reserved" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(registry) == before
+
+
+@pytest.mark.parametrize("path", ["does/not/exist", ""])
+def test_register_refuses_missing_artifact(registry, reg, path):
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", path)
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+    assert snapshot(registry) == before
+
+
+def test_register_refuses_empty_artifact(registry, reg, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(empty))
+    assert result.exit_code == 1 and "is empty" in result.stderr
+    assert snapshot(registry) == before
+    assert not (registry / "models/churn").exists()
+
+
+def test_register_needs_init(repo, reg, artifact):
+    before = snapshot(repo)
+    result = reg(repo, "register", "churn", str(artifact))
+    assert result.exit_code == 1 and "reg init" in result.stderr
+    assert snapshot(repo) == before
+
+
+# -- list and show ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def three_versions(registry, reg, artifact, metrics_file):
+    for n in range(1, 4):
+        (artifact / "model.txt").write_text(f"tree\nversion=v4\n# trained run {n}\n")
+        _register(reg, registry, artifact, "--metrics", str(metrics_file))
+    return registry
+
+
+def test_list_and_show(three_versions, reg):
+    root = three_versions
+    assert reg(root, "promote", "churn", "2", "production").exit_code == 0
+    assert reg(root, "promote", "churn", "3", "staging").exit_code == 0
+    assert reg(root, "alias", "churn", "2", "champion").exit_code == 0
+
+    listed = reg(root, "list")
+    assert listed.exit_code == 0
+    row = next(line for line in listed.stdout.splitlines() if "churn" in line)
+    assert "v3" in row and "v2" in row and "@champion=v2" in row
+
+    data = json.loads(reg(root, "list", "--json").stdout)
+    assert data == [{"name": "churn", "latest": 3, "versions": 3, "staging": 3, "production": 2,
+                     "aliases": {"champion": 2}, "description": ""}]
+
+    shown = reg(root, "show", "churn")
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    assert any("v2" in ln and "production" in ln and "@champion" in ln for ln in lines)
+    assert any("roc_auc" in ln for ln in lines)
+    versions = json.loads(reg(root, "show", "churn", "--json").stdout)
+    assert [v["version"] for v in versions] == [1, 2, 3]
+    assert versions[1]["stage"] == "production"
+
+
+@pytest.mark.parametrize("ref", ["churn/2", "churn/v2", "churn/production", "churn/Production", "churn@champion",
+                                 "models:/churn/2", "models:/churn/Production", "models:/churn@champion"])
+def test_show_any_ref_form(three_versions, reg, ref):
+    root = three_versions
+    reg(root, "promote", "churn", "2", "production")
+    reg(root, "alias", "churn", "2", "champion")
+    result = reg(root, "show", ref, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["version"] == 2 and data["model"] == "churn"
+    assert data == _manifest(root, "churn", 2) | {"created_at": data["created_at"]}
+
+
+def test_show_latest_and_text(three_versions, reg):
+    result = reg(three_versions, "show", "churn/latest")
+    assert result.exit_code == 0 and "churn v3" in result.stdout and "md5:" in result.stdout
+
+
+@pytest.mark.parametrize("ref,message", [
+    ("nope", "unknown model 'nope'"),
+    ("churn/9", "churn has no version 9"),
+    ("churn/0", "invalid version '0'"),
+    ("churn/-1", "invalid version '-1'"),
+    ("churn/abc", "neither a version number nor a stage"),
+    ("churn/production", "no version of churn is in production"),
+    ("churn@nobody", "churn has no alias 'nobody'"),
+])
+def test_show_bad_refs(three_versions, reg, ref, message):
+    result = reg(three_versions, "show", ref)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unparseable_manifest_is_named(three_versions, reg):
+    path = three_versions / "models/churn/2/manifest.yaml"
+    path.write_text("model: churn\nversion: [unclosed\n")
+    result = reg(three_versions, "show", "churn")
+    assert result.exit_code == 1
+    assert "models/churn/2/manifest.yaml is not valid YAML" in result.stderr
+    before = snapshot(three_versions)
+    result = reg(three_versions, "promote", "churn", "1", "staging")
+    assert result.exit_code == 1
+    assert snapshot(three_versions) == before
+
+
+# -- promote and archive ---------------------------------------------------------------------------
+
+def test_promote_archives_previous_production_in_one_commit(three_versions, reg):
+    root = three_versions
+    result = reg(root, "promote", "churn", "1", "production", "--reason", "first launch")
+    assert result.exit_code == 0, result.output
+    assert _pointer_md5(root, "models/churn/production.dvc") == _manifest(root, "churn", 1)["artifact"]["md5"]
+    commits = int(git(root, "rev-list", "--count", "HEAD"))
+
+    result = reg(root, "promote", "churn", "2", "Production", "--reason", "better recall")
+    assert result.exit_code == 0, result.output
+    assert int(git(root, "rev-list", "--count", "HEAD")) == commits + 1
+    assert _manifest(root, "churn", 1)["stage"] == "archived"
+    assert _manifest(root, "churn", 2)["stage"] == "production"
+    assert _pointer_md5(root, "models/churn/production.dvc") == _manifest(root, "churn", 2)["artifact"]["md5"]
+    assert yaml.safe_load((root / "models/churn/production.dvc").read_text())["outs"][0]["path"] == "production"
+    assert "/production" in (root / "models/churn/.gitignore").read_text().split()
+
+    message = git(root, "log", "-1", "--format=%B")
+    assert message.startswith("reg: promote churn v2 to production")
+    assert "better recall" in message
+    for trailer in ("Reg-Action: promote", "Reg-Model: churn", "Reg-Version: 2", "Reg-From: none",
+                    "Reg-To: production"):
+        assert trailer in message
+    assert git(root, "tag", "-l", "churn#*").split() == ["churn#production#1", "churn#production#2"]
+    assert "better recall" in git(root, "tag", "-l", "-n9", "churn#production#2")
+    changed = set(git(root, "show", "--name-only", "--format=", "HEAD").split())
+    assert changed == {"models/churn/1/manifest.yaml", "models/churn/2/manifest.yaml", "models/churn/production.dvc"}
+
+
+def test_promote_keep_existing_and_staging_and_archive(three_versions, reg):
+    root = three_versions
+    reg(root, "promote", "churn", "1", "production")
+    assert reg(root, "promote", "churn", "2", "production", "--keep-existing").exit_code == 0
+    assert _manifest(root, "churn", 1)["stage"] == "production"
+    assert reg(root, "promote", "churn", "3", "STAGING").exit_code == 0
+    assert _manifest(root, "churn", 3)["stage"] == "staging"
+    assert (root / "models/churn/staging.dvc").is_file()
+    assert reg(root, "archive", "churn", "3").exit_code == 0
+    assert _manifest(root, "churn", 3)["stage"] == "archived"
+    assert not (root / "models/churn/staging.dvc").exists()
+    assert "staging" not in (root / "models/churn/.gitignore").read_text()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["nope", "1", "production"], "unknown model 'nope'"),
+    (["churn", "9", "production"], "churn has no version 9"),
+    (["churn", "0", "production"], "invalid version '0'"),
+    (["churn", "abc", "production"], "invalid version 'abc'"),
+    (["churn", "1", "prod"], "unknown stage 'prod'"),
+    (["churn", "1", "none"], "already in none"),
+])
+def test_promote_bad_input_changes_nothing(three_versions, reg, args, message):
+    before = snapshot(three_versions)
+    result = reg(three_versions, "promote", *args)
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(three_versions) == before
+
+
+def test_promote_negative_version_is_refused(three_versions, reg):
+    before = snapshot(three_versions)
+    result = reg(three_versions, "promote", "churn", "--", "-1", "production")
+    assert result.exit_code != 0 and "invalid version '-1'" in result.stderr
+    assert snapshot(three_versions) == before
+
+
+def test_mutations_refuse_dirty_registry_paths(three_versions, reg):
+    root = three_versions
+    (root / "models/churn/1/manifest.yaml").write_text(
+        (root / "models/churn/1/manifest.yaml").read_text() + "# hand edit\n")
+    before = snapshot(root)
+    result = reg(root, "promote", "churn", "2", "production")
+    assert result.exit_code == 1
+    assert "models/churn/1/manifest.yaml has uncommitted changes" in result.stderr
+    assert snapshot(root) == before
+
+
+def test_mutations_refuse_during_a_merge(three_versions, reg):
+    root = three_versions
+    git(root, "checkout", "-qb", "side")
+    (root / "README.md").write_text("side\n")
+    git(root, "commit", "-qam", "side")
+    git(root, "checkout", "-q", "main")
+    (root / "README.md").write_text("main\n")
+    git(root, "commit", "-qam", "main")
+    git(root, "merge", "side", check=False)  # conflicts: merge in progress
+    before = snapshot(root)
+    result = reg(root, "promote", "churn", "1", "production")
+    assert result.exit_code == 1 and "a merge is in progress" in result.stderr
+    assert snapshot(root) == before
+
+
+def test_not_a_git_repository(tmp_path, reg):
+    result = reg(tmp_path, "list")
+    assert result.exit_code == 1 and "not inside a git repository" in result.stderr
+
+
+# -- aliases ---------------------------------------------------------------------------------------
+
+def test_alias_moves_and_deletes(three_versions, reg):
+    root = three_versions
+    assert reg(root, "alias", "churn", "1", "champion").exit_code == 0
+    assert _pointer_md5(root, "models/churn/champion.dvc") == _manifest(root, "churn", 1)["artifact"]["md5"]
+    assert reg(root, "alias", "churn", "3", "champion").exit_code == 0
+    assert _manifest(root, "churn", 1)["aliases"] == []
+    assert _manifest(root, "churn", 3)["aliases"] == ["champion"]
+    assert git(root, "log", "-1", "--format=%s").strip() == "reg: alias churn v3 as champion"
+    assert json.loads(reg(root, "show", "churn@champion", "--json").stdout)["version"] == 3
+    assert reg(root, "alias", "churn", "--delete", "champion").exit_code == 0
+    assert not (root / "models/churn/champion.dvc").exists()
+    assert _manifest(root, "churn", 3)["aliases"] == []
+
+
+@pytest.mark.parametrize("alias,message", [
+    ("production", "it is a stage name"),
+    ("Staging", "invalid alias"),
+    ("7", "cannot look like a version number"),
+    ("v7", "cannot look like a version number"),
+    ("bad/name", "invalid alias"),
+])
+def test_alias_bad_names(three_versions, reg, alias, message):
+    before = snapshot(three_versions)
+    result = reg(three_versions, "alias", "churn", "1", alias)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert snapshot(three_versions) == before
+
+
+def test_alias_delete_unknown(three_versions, reg):
+    before = snapshot(three_versions)
+    result = reg(three_versions, "alias", "churn", "--delete", "champion")
+    assert result.exit_code == 1 and "no alias 'champion'" in result.stderr
+    assert snapshot(three_versions) == before
+
+
+# -- annotate --------------------------------------------------------------------------------------
+
+def test_annotate_model_and_version(three_versions, reg):
+    root = three_versions
+    assert reg(root, "annotate", "churn", "--description", "Predicts churn", "--tag", "team=growth").exit_code == 0
+    card = yaml.safe_load((root / "models/churn/model.yaml").read_text())
+    assert card["description"] == "Predicts churn" and card["tags"] == {"team": "growth"}
+    assert "# Model card" in (root / "models/churn/model.yaml").read_text()  # comments survive
+
+    assert reg(root, "annotate", "churn/2", "--description", "October data", "--tag", "owner=ada",
+               "--tag", "x=1").exit_code == 0
+    assert reg(root, "annotate", "churn/2", "--untag", "x").exit_code == 0
+    m = _manifest(root, "churn", 2)
+    assert m["description"] == "October data" and m["tags"] == {"owner": "ada"}
+    assert git(root, "log", "-1", "--format=%s").strip() == "reg: annotate churn v2"
+    diff = git(root, "show", "--format=", "HEAD")
+    assert diff.count("\n-") + diff.count("\n+") <= 6  # only the changed lines show in review
+
+
+@pytest.mark.parametrize("args,message", [
+    (["churn"], "nothing to annotate"),
+    (["churn/2", "--untag", "missing"], "has no tag 'missing'"),
+    (["churn/2", "--tag", "novalue"], "write tags as key=value"),
+    (["nope", "--description", "x"], "unknown model 'nope'"),
+])
+def test_annotate_bad_input(three_versions, reg, args, message):
+    before = snapshot(three_versions)
+    result = reg(three_versions, "annotate", *args)
+    assert result.exit_code == 1 and message in result.stderr
+    assert snapshot(three_versions) == before
+
+
+# -- delete ----------------------------------------------------------------------------------------
+
+def test_delete_leaves_tombstone_and_never_reuses_number(three_versions, reg, artifact):
+    root = three_versions
+    reg(root, "alias", "churn", "3", "challenger")
+    assert reg(root, "delete", "churn", "3", "--reason", "trained on leaked data").exit_code == 0
+    m = _manifest(root, "churn", 3)
+    assert m["deleted"] is True and m["deleted_reason"] == "trained on leaked data"
+    assert m["deleted_by"] == "Ada Lovelace <ada@example.com>" and m["aliases"] == []
+    assert not (root / "models/churn/3/model.dvc").exists()
+    assert not (root / "models/churn/challenger.dvc").exists()
+    assert git(root, "status", "--porcelain") == ""
+    assert [v["version"] for v in json.loads(reg(root, "show", "churn", "--json").stdout)] == [1, 2]
+    result = _register(reg, root, artifact)
+    assert "churn v4" in result.stdout
+
+    before = snapshot(root)
+    result = reg(root, "promote", "churn", "3", "staging")
+    assert result.exit_code == 1 and "was deleted" in result.stderr
+    assert reg(root, "alias", "churn", "3", "x").exit_code == 1
+    assert snapshot(root) == before
+
+
+def test_delete_refuses_production_unless_forced(three_versions, reg):
+    root = three_versions
+    reg(root, "promote", "churn", "2", "production")
+    before = snapshot(root)
+    result = reg(root, "delete", "churn", "2", "--reason", "oops")
+    assert result.exit_code == 1 and "is in production" in result.stderr and "--force" in result.stderr
+    assert snapshot(root) == before
+    assert reg(root, "delete", "churn", "2", "--reason", "oops", "--force").exit_code == 0
+    assert not (root / "models/churn/production.dvc").exists()
+
+
+def test_delete_needs_a_reason(three_versions, reg):
+    before = snapshot(three_versions)
+    result = reg(three_versions, "delete", "churn", "1")
+    assert result.exit_code == 1 and "needs a reason" in result.stderr
+    assert snapshot(three_versions) == before
+
+
+# -- the Python API --------------------------------------------------------------------------------
+
+def test_python_api(registry, artifact, metrics_file):
+    r = Registry(registry)
+    v1 = r.register("churn", artifact, metrics={"roc_auc": 0.9}).result
+    v2 = r.register("churn", artifact, alias="challenger").result
+    assert (v1.version, v2.version) == (1, 2)
+    r.promote("churn", 1, "production", reason="launch")
+    r.alias("churn", 1, "champion")
+    r.annotate("churn/1", tags={"k": "v"})
+    r.delete("churn", 2, reason="superseded")
+    assert r.resolve("churn/production").version == 1
+    assert r.resolve("models:/churn@champion").version == 1
+    assert r.resolve("churn").version == 1
+    assert [m.name for m in r.models()] == ["churn"]
+    assert [v.version for v in r.versions("churn")] == [1]
+    assert [v.version for v in r.versions("churn", include_deleted=True)] == [1, 2]
+    assert r.resolve("churn/1").tags == {"k": "v"}
+    # 2 register + promote + alias + annotate + delete, plus initial and init
+    assert int(git(registry, "rev-list", "--count", "HEAD")) == 8
+
+
+def test_read_path_does_not_import_heavy_libraries(three_versions):
+    import subprocess
+    import sys
+
+    code = ("import sys; from registry import Registry; r = Registry(sys.argv[1]); r.resolve('churn/1'); "
+            "r.models(); import cli.main; print(' '.join(m for m in ('dvc', 'lightgbm', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(three_versions)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+
+
+def test_cache_is_derived_and_safe_to_delete(three_versions, reg):
+    root = three_versions
+    for manifest in root.glob("models/churn/*/manifest.yaml"):
+        os.utime(manifest, (1_700_000_000, 1_700_000_000))  # older than the racy window
+    first = reg(root, "show", "churn", "--json").stdout
+    cache = root / ".git/reg/cache.json"
+    assert cache.is_file()
+    cache.unlink()
+    assert reg(root, "show", "churn", "--json").stdout == first
+    cache.write_text("{not json")
+    assert reg(root, "show", "churn", "--json").stdout == first
+    # An edit that keeps the size but changes mtime is seen, not served stale from the cache.
+    path = root / "models/churn/1/manifest.yaml"
+    path.write_text(path.read_text().replace("stage: none", "stage: nnnn"))
+    assert json.loads(reg(root, "show", "churn/1", "--json").stdout)["stage"] == "nnnn"
