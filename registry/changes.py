@@ -186,7 +186,8 @@ def _remove_dirs(root: Path, dirs: list[str]) -> None:
 
 def _push(root: Path, remote: str, branch: str, tags: list[str]) -> tuple[bool, str]:
     refspecs = [f"HEAD:refs/heads/{branch}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
-    proc = git.subprocess.run(["git", "push", "--porcelain", remote, *refspecs], cwd=str(root),
+    # --atomic: the tags land only with the branch; a rejected branch must not leave orphan tags behind.
+    proc = git.subprocess.run(["git", "push", "--atomic", "--porcelain", remote, *refspecs], cwd=str(root),
                               capture_output=True, text=True)
     return proc.returncode == 0, (proc.stderr + proc.stdout)
 
@@ -225,12 +226,13 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
             # Someone pushed first: replay the same operation on their head, never force.
             parent = git.run(["rev-parse", f"{commit}^"], root).strip() if git.ok(
                 ["rev-parse", "-q", "--verify", f"{commit}^"], root) else None
-            git.run(["fetch", "-q", remote, f"refs/heads/{branch}", "--tags"], root)
+            git.run(["fetch", "-q", "--no-tags", remote, f"refs/heads/{branch}"], root)
             upstream = git.run(["rev-parse", "FETCH_HEAD"], root).strip()
             if parent is None or not git.ok(["merge-base", "--is-ancestor", parent, upstream], root):
                 raise StateError(f"push rejected and your branch has diverged from {remote}/{branch}; the change "
                                  f"is committed locally as {commit[:12]}: run `git pull --rebase` and push")
             _undo_local(root, cs, commit, parent)
+            git.run(["fetch", "-q", remote, "--tags"], root)  # their tags, to number ours after them
             try:
                 git.run(["merge", "-q", "--ff-only", upstream], root)
             except GitError as exc:
