@@ -131,10 +131,15 @@ def hash_into_cache(root: Path, folder: Path) -> dict:
     return {"md5": obj.hash_info.value, "size": int(meta.size or 0), "files": int(meta.nfiles or files)}
 
 
-def pointer_text(md5: str, size: int, nfiles: int, path: str) -> str:
+def pointer_text(md5: str, size: int, nfiles: int, path: str, *, model: str | None = None,
+                 version: int | None = None) -> str:
     """A .dvc file tracking `path` (beside it) with the given content hash: the same bytes for a
-    version's own pointer and for a stage or alias pointer, so no copy is ever stored."""
-    return (f"outs:\n- md5: {md5}\n  size: {size}\n  nfiles: {nfiles}\n  hash: md5\n  path: {path}\n")
+    version's own pointer and for a stage or alias pointer, so no copy is ever stored. Stage and alias
+    pointers also name their version in DVC's free-form `meta`, so resolving them reads two files."""
+    text = f"outs:\n- md5: {md5}\n  size: {size}\n  nfiles: {nfiles}\n  hash: md5\n  path: {path}\n"
+    if model is not None and version is not None:
+        text += f"meta:\n  reg:\n    model: {model}\n    version: {version}\n"
+    return text
 
 
 def push(root: Path, targets: list[str], remote: str | None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from . import yamlio
@@ -83,6 +82,8 @@ def dvc_lock_data(workspace: Path, stage: str | None = None) -> dict:
 
 
 def environment() -> dict:
+    from importlib import metadata  # 25 ms to import: only registration pays for it
+
     env = {"python": platform.python_version()}
     for pkg in PACKAGES:
         try:

@@ -56,7 +56,7 @@ def _pointers(state: RegistryState, model: str, versions: dict[int, ModelVersion
     for name, v in wanted.items():
         rel = f"models/{model}/{name}.dvc"
         text = artifacts.pointer_text(v.md5 or "", int(v.artifact.get("size", 0)), int(v.artifact.get("files", 0)),
-                                      name)
+                                      name, model=model, version=v.version)
         if not (base / f"{name}.dvc").is_file() or (base / f"{name}.dvc").read_text() != text:
             writes[rel] = text
     existing = {p.stem for p in base.glob("*.dvc")} if base.is_dir() else set()

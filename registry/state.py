@@ -25,53 +25,63 @@ RACY_SECONDS = 2.0  # files touched this recently are parsed but not cached (sam
 
 
 class ParseCache:
+    """Parsed YAML by file identity. Loaded on first use, so a read that needs one or two files never
+    pays for parsing the cache of ten thousand."""
+
     def __init__(self, root: Path):
-        self.path = _git_dir(root) / "reg" / "cache.json"
-        self.files: dict = {}
-        self.blobs: dict = {}
-        self.dirty = False
-        try:
-            data = json.loads(self.path.read_text())
-            if data.get("v") == CACHE_VERSION:
-                self.files = data.get("files", {})
-                self.blobs = data.get("blobs", {})
-        except (OSError, ValueError):
-            pass
+        base = _git_dir(root) / "reg"
+        self._paths = {"files": base / "cache.json", "blobs": base / "blobs.json"}
+        self._data: dict = {}
+        self._dirty: set = set()
+
+    def _table(self, kind: str) -> dict:
+        if kind not in self._data:
+            table = {}
+            try:
+                data = json.loads(self._paths[kind].read_text())
+                if data.get("v") == CACHE_VERSION:
+                    table = data.get("entries", {})
+            except (OSError, ValueError, AttributeError):
+                pass
+            self._data[kind] = table
+        return self._data[kind]
 
     def file(self, rel: str, path: str, st: os.stat_result) -> dict:
-        hit = self.files.get(rel)
+        files = self._table("files")
+        hit = files.get(rel)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
         with open(path, encoding="utf-8") as fh:
             data = yamlio.parse(fh.read(), rel)
         if time.time() - st.st_mtime > RACY_SECONDS:
-            self.files[rel] = [st.st_size, st.st_mtime_ns, data]
-            self.dirty = True
+            files[rel] = [st.st_size, st.st_mtime_ns, data]
+            self._dirty.add("files")
         return data
 
     def blob(self, sha: str, rel: str, read_text) -> dict:
-        hit = self.blobs.get(sha)
+        blobs = self._table("blobs")
+        hit = blobs.get(sha)
         if hit is not None:
             return hit
         data = yamlio.parse(read_text(), rel)
-        self.blobs[sha] = data
-        self.dirty = True
+        blobs[sha] = data
+        self._dirty.add("blobs")
         return data
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        if len(self.blobs) > MAX_BLOBS:
-            self.blobs = {}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"cache.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"v": CACHE_VERSION, "files": self.files, "blobs": self.blobs},
-                                      separators=(",", ":")))
-            os.replace(tmp, self.path)
-            self.dirty = False
-        except OSError:
-            pass  # a cache we cannot write only costs speed
+        for kind in list(self._dirty):
+            entries = self._data[kind]
+            if kind == "blobs" and len(entries) > MAX_BLOBS:
+                entries = {}
+            path = self._paths[kind]
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps({"v": CACHE_VERSION, "entries": entries}, separators=(",", ":")))
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a cache we cannot write only costs speed
+            self._dirty.discard(kind)
 
 
 _GIT_DIRS: dict = {}
@@ -124,6 +134,7 @@ class RegistryState:
 
     def __init__(self, root: Path, rev: str | None = None):
         self.root = Path(root)
+        self._root_str = str(self.root)
         self.rev = rev
         self.cache = ParseCache(self.root)
         self._models: dict[str, ModelState] = {}
@@ -134,20 +145,23 @@ class RegistryState:
 
     # -- files -------------------------------------------------------------------------------------
     def _read_settings(self) -> Settings:
-        data = self._read(settings_mod.SETTINGS_PATH)
+        data = self._read(settings_mod.SETTINGS_PATH, cached=False)
         return settings_mod.from_dict(data) if data is not None else Settings()
 
-    def _read(self, rel: str) -> dict | None:
+    def _read(self, rel: str, cached: bool = True) -> dict | None:
         if self._tree is not None:
             sha = self._tree.get(rel)
             if sha is None:
                 return None
             return self.cache.blob(sha, rel, lambda: git.run(["cat-file", "blob", sha], self.root))
-        path = str(self.root / rel)
+        path = f"{self._root_str}/{rel}"
         try:
             st = os.stat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        if not cached:
+            with open(path, encoding="utf-8") as fh:
+                return yamlio.parse(fh.read(), rel)
         return self.cache.file(rel, path, st)
 
     def model_names(self) -> list[str]:
@@ -171,7 +185,7 @@ class RegistryState:
                         found.add(int(part))
             return sorted(found)
         try:
-            return sorted(int(e.name) for e in os.scandir(self.root / "models" / name)
+            return sorted(int(e.name) for e in os.scandir(f"{self._root_str}/models/{name}")
                           if e.name.isdigit() and e.is_dir())
         except FileNotFoundError:
             return []
@@ -232,6 +246,10 @@ class RegistryState:
 
     def resolve(self, ref: str | Ref) -> ModelVersion:
         r = ref if isinstance(ref, Ref) else refs.parse_ref(ref, self.settings.stages)
+        if r.model not in self._models:
+            found = self._resolve_fast(r)
+            if found is not None:
+                return found
         m = self.model(r.model)
         if r.kind == "latest":
             v = m.latest()
@@ -251,6 +269,41 @@ class RegistryState:
             hint = f"; its aliases: {', '.join(sorted(known))}" if known else ""
             raise NotFound(f"{r.model} has no alias {r.value!r}{hint}")
         return v
+
+    def _one_version(self, name: str, number: int) -> ModelVersion | None:
+        rel = f"models/{name}/{number}/manifest.yaml"
+        data = self._read(rel, cached=False)
+        if data is None:
+            return None
+        mv = version_from_dict(data, rel)
+        return mv if (mv.model, mv.version) == (name, number) else None
+
+    def _resolve_fast(self, r: Ref) -> ModelVersion | None:
+        """Answer from one or two small files, independent of how many versions exist. Whatever the fast
+        path cannot prove (a pointer that disagrees with its manifest, a missing version) falls back to
+        reading the whole model, which also produces the precise error."""
+        if r.kind == "version":
+            return self._one_version(r.model, int(r.value))
+        if r.kind == "latest":
+            for number in reversed(self._version_dirs(r.model)):
+                v = self._one_version(r.model, number)
+                if v is None:
+                    return None
+                if not v.deleted:
+                    return v
+            return None
+        pointer = self._read(f"models/{r.model}/{r.value}.dvc", cached=False)
+        number = ((pointer or {}).get("meta") or {}).get("reg", {}).get("version")
+        if not isinstance(number, int):
+            return None
+        v = self._one_version(r.model, number)
+        if v is None or v.deleted:
+            return None
+        if r.kind == "stage" and v.stage == r.value:
+            return v
+        if r.kind == "alias" and r.value in v.aliases:
+            return v
+        return None
 
 
 def _ls_tree(root: Path, rev: str) -> dict[str, str]:
