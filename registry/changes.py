@@ -87,6 +87,9 @@ def repo_lock(root: Path, timeout: float = LOCK_TIMEOUT):
 
 
 def preflight(root: Path, pathspecs: list[str]) -> None:
+    if (git.git_dir(root) / "index.lock").exists():
+        raise StateError("another git process is running (.git/index.lock exists); wait for it, "
+                         "or remove that file if no git command is running")
     doing = git.operation_in_progress(root)
     if doing:
         raise StateError(f"{doing} is in progress; finish or abort it before changing the registry")
