@@ -72,7 +72,12 @@ def init(ctx: typer.Context,
 
 
 @app.command()
-def register(ctx: typer.Context, name: str, path: str,
+def register(ctx: typer.Context, name: str,
+             path: Optional[str] = typer.Argument(None, help="File or folder to register (optional with --from-dvc)."),
+             from_dvc: Optional[str] = typer.Option(None, "--from-dvc", metavar="STAGE",
+                                                    help="Register what this DVC stage produced (train, or "
+                                                         "path/to/dvc.yaml:train): metrics, params and data "
+                                                         "hashes come from dvc.lock."),
              metrics: Optional[Path] = typer.Option(None, help="JSON or YAML file of metrics."),
              params: Optional[Path] = typer.Option(None, help="JSON or YAML file of params (default: params.yaml)."),
              description: str = typer.Option("", help="What this version is."),
@@ -82,6 +87,17 @@ def register(ctx: typer.Context, name: str, path: str,
              push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
     """Register a file or folder as the next version of NAME."""
     from registry import lineage, refs
+
+    if from_dvc is not None:
+        if metrics or params or fmt:
+            raise typer.BadParameter("--from-dvc takes metrics, params and format from the pipeline; "
+                                     "drop --metrics/--params/--format")
+        applied = _reg(ctx).register_from_dvc(name, from_dvc, path, description=description,
+                                              tags=refs.parse_tag_pairs(tag), alias=alias, push=push)
+        render.applied(applied, as_json, f"Registered {name} v{applied.result.version} from DVC stage {from_dvc}")
+        return
+    if path is None:
+        raise typer.BadParameter("give the PATH to register, or --from-dvc STAGE")
 
     metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
     applied = _reg(ctx).register(name, path, metrics=metric_values, params_file=params, description=description,

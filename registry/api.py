@@ -51,6 +51,17 @@ class Registry:
             s, name, path, metrics=metrics, params_file=Path(params_file) if params_file else None,
             description=description, tags=tags, alias=alias, fmt=fmt, signature=signature, **kw), push)
 
+    def register_from_dvc(self, name: str, stage: str, path: str | Path | None = None, *,
+                          cwd: str | Path | None = None, description: str = "", tags: dict | None = None,
+                          alias: str | None = None, push: bool | None = None) -> Applied:
+        """Register what DVC stage `stage` (`train` or `path/to/dvc.yaml:train`) produced, with its lineage."""
+        from . import from_dvc
+
+        refs.check_name(name)
+        run = from_dvc.read_stage(stage, cwd=Path(cwd or Path.cwd()), root=self.root, path=path)
+        return self.register(name, run.artifact, metrics=run.metrics, description=description, tags=tags,
+                             alias=alias, signature=run.signature, push=push, extra_lineage=run.lineage)
+
     def promote(self, name: str, version: int | str, stage: str, *, reason: str | None = None,
                 keep_existing: bool = False, push: bool | None = None) -> Applied:
         number = refs.parse_version(version)

@@ -189,3 +189,20 @@ def _is_lightgbm(path: Path) -> bool:
         with open(path, "rb") as fh:
             return fh.read(5) == b"tree\n"
     return False
+
+
+def content_md5(path: Path) -> str:
+    """DVC's content hash of a file or folder, as dvc.lock records it, computed without touching any cache."""
+    import tempfile
+
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.db.local import LocalHashFileDB
+    from dvc_objects.fs.local import LocalFileSystem
+
+    fs = LocalFileSystem()
+    try:  # dry_run: hashes only, nothing is written to this (never created) object store
+        _, _, obj = build(LocalHashFileDB(fs, os.path.join(tempfile.gettempdir(), "reg-dry-run")), str(path), fs,
+                          "md5", dry_run=True)
+    except Exception as exc:
+        raise StorageError(f"could not hash {path}: {exc}") from None
+    return obj.hash_info.value
