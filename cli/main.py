@@ -132,9 +132,11 @@ def promote(ctx: typer.Context, name: str, version: str, stage: str,
             reason: Optional[str] = typer.Option(None, help="Why: goes into the commit and the tag."),
             keep_existing: bool = typer.Option(False, "--keep-existing",
                                                help="Do not archive the version now in an exclusive stage."),
+            force: bool = typer.Option(False, "--force", help="Override failed gates (needs --reason; recorded)."),
             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
     """Move a version to a stage (none, staging, production, archived)."""
-    applied = _reg(ctx).promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push)
+    applied = _reg(ctx).promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push,
+                                force=force)
     v = applied.result
     render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}")
 

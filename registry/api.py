@@ -63,10 +63,10 @@ class Registry:
                              alias=alias, signature=run.signature, push=push, extra_lineage=run.lineage)
 
     def promote(self, name: str, version: int | str, stage: str, *, reason: str | None = None,
-                keep_existing: bool = False, push: bool | None = None) -> Applied:
+                keep_existing: bool = False, push: bool | None = None, force: bool = False) -> Applied:
         number = refs.parse_version(version)
         return self._apply(lambda s: operations.promote(s, name, number, stage, reason=reason,
-                                                        keep_existing=keep_existing), push)
+                                                        keep_existing=keep_existing, force=force), push)
 
     def archive(self, name: str, version: int | str, *, reason: str | None = None,
                 push: bool | None = None) -> Applied:

@@ -10,7 +10,7 @@ SCHEMA = 1
 IMMUTABLE_FIELDS = ("schema", "model", "version", "created_at", "created_by", "artifact", "lineage",
                     "metrics", "signature")
 MUTABLE_FIELDS = ("stage", "aliases", "description", "tags", "validations", "deleted", "deleted_at",
-                  "deleted_by", "deleted_reason")
+                  "deleted_by", "deleted_reason", "overrides")
 FIELD_ORDER = IMMUTABLE_FIELDS + MUTABLE_FIELDS
 
 
@@ -41,6 +41,7 @@ class ModelVersion:
     deleted_at: str | None = None
     deleted_by: str | None = None
     deleted_reason: str | None = None
+    overrides: list = field(default_factory=list)  # gate overrides: stage, by, at, reason, failed
 
     @property
     def path(self) -> str:
@@ -60,7 +61,7 @@ class ModelVersion:
             value = getattr(self, name)
             if name in ("signature",) and value is None:
                 continue
-            if name == "validations" and not value:
+            if name in ("validations", "overrides") and not value:
                 continue
             if name.startswith("deleted") and not self.deleted:
                 continue
@@ -96,6 +97,7 @@ def version_from_dict(data: dict, where: str) -> ModelVersion:
         deleted_at=data.get("deleted_at"),
         deleted_by=data.get("deleted_by"),
         deleted_reason=data.get("deleted_reason"),
+        overrides=data.get("overrides") or [],
     )
 
 

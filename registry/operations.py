@@ -176,10 +176,16 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     if v.stage == stage:
         raise UsageError(f"{name} v{number} is already in {stage}; nothing to change")
     exclusive = stage in s.exclusive_stages
-    policy.check_promotion(state, model, v, stage, reason=reason, force=force, actor=actor(state.root))
+    who = actor(state.root)
+    checks = policy.check_promotion(state, model, v, stage, reason=reason, force=force, actor=who)
+    failed = [c for c in checks if not c.passed]
     if not reason and exclusive:
         reason = NO_REASON
     updated = {number: replace(v, stage=stage)}
+    if failed:  # --force past failed gates: recorded in the manifest and the commit
+        updated[number].overrides = list(v.overrides) + [
+            {"stage": stage, "by": who, "at": now(), "reason": reason,
+             "failed": [f"{c.name}: {c.detail}" for c in failed]}]
     archived = []
     if exclusive and not keep_existing:
         for other in model.in_stage(stage):
@@ -191,10 +197,13 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     lines = [f"Reason: {reason}"] if reason else []
     if archived:
         lines.append(f"Archived: {', '.join('v%d' % a for a in archived)} (was {stage})")
+    if failed:
+        lines.append("Forced past failed gates:\n" + "\n".join(f"  {c.name}: {c.detail}" for c in failed))
     n = stage_tag_number(state.root, name)
     cs = ChangeSet(subject=subject, body="\n".join(lines),
                    trailers=_trailers(verb, name, number, **{"from": v.stage}, to=stage,
-                                      archived=",".join(map(str, archived)) or None, reason=reason))
+                                      archived=",".join(map(str, archived)) or None, reason=reason,
+                                      forced=policy.forced_summary(checks) or None))
     cs.tags.append(Tag(f"{name}#{stage}#{n}", f"{subject[5:]}" + (f"\n\n{reason}" if reason else "")))
     cs.result = updated[number]
     return _finish(cs, state, model, updated)
