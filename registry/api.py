@@ -62,6 +62,26 @@ class Registry:
         return self.register(name, run.artifact, metrics=run.metrics, description=description, tags=tags,
                              alias=alias, signature=run.signature, push=push, extra_lineage=run.lineage)
 
+    def validate(self, name: str, version: int | str, *, data: str | Path | None = None,
+                 target: str | None = None, push: bool | None = None) -> Applied:
+        """Re-score a version on a holdout, record it, and promote to staging when the gate passes (one
+        commit). `applied.result` is a `validate.Validation` saying what happened and why."""
+        from . import validate as validate_mod
+
+        number = refs.parse_version(version)
+        state = self.state()
+        v = state.version(name, number)
+        if v.deleted:
+            raise UsageError(f"{name} v{number} was deleted; it cannot be validated")
+        path, column = validate_mod.holdout_spec(state, name, data, target)
+        scored = validate_mod.score(self.root, v, path, column)
+        return self._apply(lambda s: validate_mod.build(s, name, number, scored), push)
+
+    def compare(self, name: str, first: str, second: str):
+        from .compare import compare
+
+        return compare(self.state(), name, first, second)
+
     def promote(self, name: str, version: int | str, stage: str, *, reason: str | None = None,
                 keep_existing: bool = False, push: bool | None = None, force: bool = False) -> Applied:
         number = refs.parse_version(version)

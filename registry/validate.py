@@ -1,0 +1,213 @@
+"""`reg validate`: re-score a version on a holdout set, record it, and promote to staging if the gate passes.
+
+Scoring happens before the change (it loads LightGBM and scikit-learn, and needs no lock); the record
+of the validation and the stage change are then one change set, so one commit: a `git revert` of it
+undoes both. A version already past the initial stage is never moved by validation, only recorded.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import operations, policy
+from .changes import ChangeSet, Tag, stage_tag_number
+from .errors import UsageError
+from .manifest import ModelVersion
+from .state import RegistryState
+
+TARGET_STAGE = "staging"
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class Scored:
+    data: str          # the holdout as given (relative to the registry when inside it)
+    data_md5: str
+    target: str
+    rows: int
+    metrics: dict
+
+
+@dataclass
+class Validation:
+    version: ModelVersion
+    scored: Scored
+    checks: list = field(default_factory=list)
+    passed: bool = False
+    promoted: bool = False
+    stage: str = ""      # the stage the version is in afterwards
+    why_not: str = ""    # when not promoted: why
+
+
+def holdout_spec(state: RegistryState, name: str, data: str | Path | None, target: str | None) -> tuple[Path, str]:
+    """The holdout file and target column: --data/--target, else model.yaml's `validation:`."""
+    card = state.model(name).card
+    spec = (card.raw.get("validation") if card is not None else None) or {}
+    if not isinstance(spec, dict):
+        raise UsageError(f"models/{name}/model.yaml: 'validation' must be a mapping such as "
+                         "{data: data/holdout.csv, target: churned}")
+    if data is None:
+        if not spec.get("data"):
+            raise UsageError(f"no holdout data for {name}: pass --data FILE, or set validation: {{data: PATH, "
+                             f"target: COLUMN}} in models/{name}/model.yaml")
+        path = Path(str(spec["data"]))
+        path = path if path.is_absolute() else state.root / path
+    else:
+        path = Path(data).resolve()
+    target = target or spec.get("target")
+    if not target:
+        raise UsageError(f"no target column for {name}: pass --target COLUMN, or set validation.target in "
+                         f"models/{name}/model.yaml")
+    if not path.is_file():
+        raise UsageError(f"holdout data {path} does not exist; run the pipeline (dvc repro) or pass --data FILE")
+    return path, str(target)
+
+
+def score(root: Path, v: ModelVersion, data: Path, target: str) -> Scored:
+    """Predict with version `v` on `data` and compute the metrics the pipeline's evaluate stage reports."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else _read_csv(pd, data)
+    if target not in frame.columns:
+        raise UsageError(f"{data} has no column {target!r} (its columns: {', '.join(map(str, frame.columns))})")
+    if v.signature and v.signature.get("inputs"):
+        missing = [c["name"] for c in v.signature["inputs"] if c.get("name") not in frame.columns]
+        if missing:
+            raise UsageError(f"{data} lacks the model's input column(s) {', '.join(missing)}")
+    y = frame[target].to_numpy()
+    labels = set(np.unique(y).tolist())
+    if not labels <= {0, 1, True, False} or len(labels) < 2:
+        raise UsageError(f"target column {target!r} in {data} must hold both classes as 0/1 "
+                         f"(found {sorted(labels)[:5]})")
+    model = _load(root, v)
+    prob = np.asarray(model.predict(frame.drop(columns=[target])), dtype="float64").reshape(-1)
+    return Scored(data=_shown(root, data), data_md5=_md5(data), target=target, rows=int(len(y)),
+                  metrics=metrics(y.astype(int), prob))
+
+
+def metrics(y, prob, threshold: float = DEFAULT_THRESHOLD) -> dict:
+    import numpy as np
+    from sklearn.metrics import (accuracy_score, brier_score_loss, f1_score, log_loss, precision_score,
+                                 recall_score, roc_auc_score)
+
+    pred = (prob >= threshold).astype(int)
+    values = {
+        "roc_auc": roc_auc_score(y, prob), "f1": f1_score(y, pred),
+        "log_loss": log_loss(y, np.clip(prob, 1e-7, 1 - 1e-7), labels=[0, 1]),
+        "precision": precision_score(y, pred, zero_division=0), "recall": recall_score(y, pred),
+        "accuracy": accuracy_score(y, pred), "brier": brier_score_loss(y, prob),
+    }
+    return {k: round(float(x), 4) for k, x in values.items()}
+
+
+def build(state: RegistryState, name: str, number: int, scored: Scored) -> ChangeSet:
+    """The one change: append the validation record and, when the staging gate passes, move to staging."""
+    s = state.settings
+    model = state.model(name)
+    v = operations._live_version(state, name, number, "validated")
+    who = operations.actor(state.root)
+    stage = TARGET_STAGE if TARGET_STAGE in s.stages else s.stages[1]
+    checks = policy.gate_checks(state, model, v, stage, reason=None, actor=who, metrics=scored.metrics)
+    passed = all(c.passed for c in checks)
+    promote = passed and v.stage == s.initial_stage
+    result = Validation(version=v, scored=scored, checks=checks, passed=passed, promoted=promote,
+                        stage=stage if promote else v.stage)
+    if not passed:
+        failed = [c for c in checks if not c.passed]
+        result.why_not = f"the {stage} gate failed: " + "; ".join(f"{c.name} ({c.detail})" for c in failed)
+    elif not promote:
+        result.why_not = f"v{number} is already in {v.stage}; validation never moves a version back"
+    record = {"at": operations.now(), "by": who, "data": scored.data, "data_md5": scored.data_md5,
+              "target": scored.target, "rows": scored.rows, "metrics": dict(scored.metrics),
+              "gate": {"stage": stage, "passed": passed,
+                       "checks": [f"{'ok' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in checks]},
+              "promoted": promote}
+    new = replace(v, validations=list(v.validations) + [record])
+    updated = {number: new}
+    summary = ", ".join(f"{k} {scored.metrics[k]}" for k in ("roc_auc", "f1", "log_loss") if k in scored.metrics)
+    body = [f"Validated on {scored.data} ({scored.rows} rows): {summary}"]
+    body += [f"  {line}" for line in record["gate"]["checks"]] or [f"  no {stage} gate in models/{name}/model.yaml"]
+    if promote:
+        new.stage = stage
+        archived = []
+        if stage in s.exclusive_stages:
+            for other in model.in_stage(stage):
+                if other.version != number:
+                    updated[other.version] = replace(other, stage=s.archive_stage)
+                    archived.append(other.version)
+        reason = f"validated: {summary}"
+        if archived:
+            body.append(f"Archived: {', '.join('v%d' % a for a in archived)} (was {stage})")
+        subject = f"reg: promote {name} v{number} to {stage}"
+        cs = ChangeSet(subject=subject, body="\n".join(body),
+                       trailers=operations._trailers("promote", name, number, **{"from": v.stage}, to=stage,
+                                                     archived=",".join(map(str, archived)) or None,
+                                                     reason=reason, validated=scored.data))
+        n = stage_tag_number(state.root, name)
+        cs.tags.append(Tag(f"{name}#{stage}#{n}", f"promote {name} v{number} to {stage}\n\n{reason}"))
+    else:
+        body.append(f"Not promoted: {result.why_not}")
+        cs = ChangeSet(subject=f"reg: validate {name} v{number}", body="\n".join(body),
+                       trailers=operations._trailers("validate", name, number, validated=scored.data,
+                                                     passed=str(passed).lower()))
+    result.version = new
+    cs.result = result
+    return operations._finish(cs, state, model, updated)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _read_csv(pd, path: Path):
+    try:
+        return pd.read_csv(path)
+    except Exception as exc:
+        raise UsageError(f"{path} is not a readable CSV file: {exc}") from None
+
+
+def _load(root: Path, v: ModelVersion):
+    try:
+        from .loading import load  # the serving module: hash check, format dispatch
+    except ImportError:
+        return _FallbackModel(root, v)
+    return load(root, f"{v.model}/{v.version}")
+
+
+class _FallbackModel:
+    """LightGBM text model + skops preprocessing from the version's folder (until registry/loading.py)."""
+
+    def __init__(self, root: Path, v: ModelVersion):
+        import lightgbm as lgb
+        import skops.io as sio
+
+        folder = root / v.artifact_path
+        if not folder.is_dir():
+            from . import artifacts, state as state_mod
+
+            artifacts.pull(root, [f"models/{v.model}/{v.version}/model.dvc"], state_mod.read_state(root).settings.remote)
+        pre = folder / "preprocess.skops"
+        untrusted = sio.get_untrusted_types(file=pre)
+        if any(not t.startswith(("numpy.", "sklearn.")) for t in untrusted):
+            raise UsageError(f"{pre} holds types outside numpy and scikit-learn; refusing to load it")
+        self.preprocess = sio.load(pre, trusted=untrusted)
+        self.booster = lgb.Booster(model_file=str(folder / "model.txt"))
+        self.inputs = [c["name"] for c in (v.signature or {}).get("inputs", [])]
+
+    def predict(self, frame):
+        return self.booster.predict(self.preprocess.transform(frame[self.inputs] if self.inputs else frame))
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _shown(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
