@@ -150,8 +150,10 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
                          f"run `dvc repro {stage}` so the lineage describes this artifact")
 
     run = StageRun(dvc_file=dvc_file, stage=stage, artifact=artifact)
-    # The stage's own metrics, then those of stages that consumed this output (evaluate).
-    _collect_metrics(run, stage, metric_paths, lock_outs, base)
+    # The metrics of stages that consumed this output (an evaluate stage's holdout scores) come first and
+    # win a name clash: they are the headline numbers; then the stage's own (training) metrics.
+    own = StageRun(dvc_file=dvc_file, stage=stage, artifact=artifact)
+    _collect_metrics(own, stage, metric_paths, lock_outs, base)
     for other, other_body in stages.items():
         if other == stage or other not in lock or not isinstance(other_body, dict):
             continue
@@ -166,6 +168,8 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
                              f"({', '.join(other_metrics)}) are stale; run `dvc repro` first")
         _collect_metrics(run, other, other_metrics, _lock_entries(lock[other].get("outs")), base)
 
+    run.metrics.update({k: x for k, x in own.metrics.items() if k not in run.metrics})
+    run.metric_files = own.metric_files + run.metric_files
     sig = artifact / "signature.json" if artifact.is_dir() else None
     if sig is not None and sig.is_file():
         try:

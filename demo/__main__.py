@@ -1,0 +1,238 @@
+"""The whole lifecycle on a real model, in a scratch registry: `make demo` (or `python -m demo`).
+
+Makes a new git repository under a temporary folder with the churn pipeline copied in and a local DVC
+remote (no server), then runs and prints each real command with its real output: train v1 with DVC,
+register it, validate it into staging, promote it to production; change a hyperparameter, train v2,
+register, compare with v1, validate, promote (v1 is archived); predict a CSV with the production model;
+roll back; show the history. Exits non-zero as soon as a step fails, and prints where the scratch
+registry is so you can look inside (`git log`, `models/churn/`).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE.parent / "pipelines" / "churn"
+BIN = Path(sys.executable).parent
+PIPELINE = "pipelines/churn"
+# What running the pipeline in the source checkout may have left: never copied into the scratch registry.
+OUTPUTS = (".gitignore", "__pycache__", "data", "model", "plots", "metrics.json", "evaluation.json", "dvc.lock")
+
+CARD_RULES = """\
+validation: {data: pipelines/churn/data/holdout.csv, target: churned}
+gates:
+  staging:
+    metrics: {roc_auc: ">= 0.80", log_loss: "<= 0.45"}
+  production:
+    from: staging            # only a Staging version may enter Production
+    beat_current: roc_auc    # at least as good as the version now in Production
+    require_reason: true
+"""
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Demo:
+    def __init__(self, scratch: Path):
+        self.scratch = scratch
+        self.repo = scratch / "registry"
+        self.step = 0
+        self.started = time.monotonic()
+        gitconfig = scratch / "gitconfig"
+        gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
+                             "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+        self.env = dict(os.environ)
+        self.env.update({
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # `python` in dvc.yaml is this venv's
+            "XDG_DATA_HOME": str(scratch / "xdg-data"),  # the embedded default DVC remote lives here
+            "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
+            "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(scratch / "dvc-site-cache"),
+            "PYTHONUNBUFFERED": "1", "COLUMNS": "120",
+        })
+        for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "REG_DEBUG"):
+            self.env.pop(var, None)
+        self._commands: set[str] | None = None
+
+    # -- output ------------------------------------------------------------------------------------
+    def title(self, text: str) -> None:
+        self.step += 1
+        print(f"\n== {self.step}. {text}", flush=True)
+
+    def note(self, text: str) -> None:
+        print(textwrap.indent(text.rstrip("\n"), "   # "), flush=True)
+
+    # -- running -----------------------------------------------------------------------------------
+    def _argv(self, tool: str, args: list[str]) -> list[str]:
+        if tool == "reg":
+            exe = BIN / "reg"
+            return [str(exe), *args] if exe.is_file() else [sys.executable, "-m", "cli", *args]
+        if tool == "dvc":
+            exe = BIN / "dvc"
+            return [str(exe), *args] if exe.is_file() else [sys.executable, "-m", "dvc", *args]
+        return [tool, *args]
+
+    def run(self, tool: str, *args: str, cwd: str = "", expect: tuple[int, ...] = (0,), show: bool = True) -> str:
+        where = self.repo / cwd
+        shown = " ".join(_quote(a) for a in (tool, *args))
+        if show:
+            print(f"$ {shown}" + (f"    (in {cwd})" if cwd else ""), flush=True)
+        proc = subprocess.run(self._argv(tool, list(args)), cwd=str(where), env=self.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = proc.stdout.rstrip()
+        if show and out:
+            print(textwrap.indent(out, "  "), flush=True)
+        if proc.returncode not in expect:
+            if not show:
+                print(f"$ {shown}\n{textwrap.indent(out, '  ')}", flush=True)
+            raise StepFailed(f"`{shown}` exited {proc.returncode} (expected {' or '.join(map(str, expect))})")
+        return proc.stdout
+
+    def has_command(self, name: str) -> bool:
+        if self._commands is None:
+            out = self.run("reg", "--help", show=False)
+            self._commands = {line.split()[1] for line in out.splitlines()
+                              if line.strip().startswith("│ ") and len(line.split()) > 1} | {
+                line.split()[0] for line in out.splitlines() if line.startswith("  ") and line.split()}
+        return name in self._commands
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        path = self.repo / rel
+        text = path.read_text()
+        if old not in text:
+            raise StepFailed(f"{rel} does not contain {old!r}")
+        path.write_text(text.replace(old, new, 1))
+
+    # -- the story ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.title("A scratch project: a new git repository with the churn pipeline, made a registry")
+        self.repo.mkdir(parents=True)
+        shutil.copytree(SOURCE, self.repo / PIPELINE, ignore=shutil.ignore_patterns(*OUTPUTS))
+        self.note(f"copied {SOURCE} to {self.repo / PIPELINE}")
+        self.run("git", "init", "-q")
+        self.run("git", "add", ".")
+        self.run("git", "commit", "-q", "-m", "Churn pipeline")
+        self.run("reg", "init")
+        self.run("git", "log", "--oneline")
+
+    def train(self, version: int, message: str) -> None:
+        self.title(f"Train v{version} with DVC")
+        self.run("dvc", "repro", cwd=PIPELINE)
+        self.run("dvc", "metrics", "show", cwd=PIPELINE)
+        self.run("git", "add", "-A", PIPELINE)
+        self.run("git", "commit", "-q", "-m", message)
+
+    def register(self, version: int, description: str) -> None:
+        self.title(f"Register v{version} from the DVC stage: metrics, params and data hashes from dvc.lock")
+        self.run("reg", "register", "churn", "--from-dvc", "train", "--description", description, cwd=PIPELINE)
+        if version == 1:
+            self.run("reg", "show", "churn/1")
+
+    def rules(self) -> None:
+        self.title("Gates and the holdout in the model card, models/churn/model.yaml")
+        with open(self.repo / "models/churn/model.yaml", "a") as fh:
+            fh.write(CARD_RULES)
+        self.note("appended to models/churn/model.yaml:\n" + CARD_RULES)
+        self.run("git", "commit", "-q", "-m", "churn: staging and production gates", "models/churn/model.yaml")
+
+    def validate(self, version: int) -> None:
+        self.title(f"Validate v{version} on the holdout: the staging gate passes, so it moves to staging")
+        self.run("reg", "validate", "churn", str(version))
+
+    def promote(self, version: int, reason: str) -> None:
+        self.title(f"Promote v{version} to production with a reason")
+        self.run("reg", "promote", "churn", str(version), "production", "--reason", reason)
+        self.run("reg", "show", "churn")
+
+    def retrain(self) -> None:
+        self.title("Change a hyperparameter: smaller trees")
+        self.edit(f"{PIPELINE}/params.yaml", "num_leaves: 31", "num_leaves: 7")
+        self.note("params.yaml: train.num_leaves 31 -> 7")
+        self.run("dvc", "params", "diff", cwd=PIPELINE)
+
+    def compare(self) -> None:
+        self.title("Compare v2 with v1 (in production)")
+        self.run("reg", "compare", "churn", "1", "2")
+
+    def predict(self) -> None:
+        self.title("Predict with the production model")
+        import csv
+
+        with open(self.repo / PIPELINE / "data/holdout.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))[:5]
+        out = self.repo / "new_customers.csv"
+        with open(out, "w", newline="") as fh:
+            fields = [k for k in rows[0] if k != "churned"]
+            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        self.note("new_customers.csv: the first 5 holdout customers, without the label")
+        if not self.has_command("predict"):
+            self.note("skipped: this build has no `reg predict` yet (serving issue)")
+            return
+        self.run("reg", "predict", "churn/production", "new_customers.csv")
+
+    def rollback(self) -> None:
+        self.title("Roll back production (a git revert of the promotion, plus a new stage tag)")
+        if not self.has_command("rollback"):
+            self.note("skipped: this build has no `reg rollback` yet (rollback and audit issue)")
+            return
+        self.run("reg", "rollback", "churn")
+        self.run("reg", "show", "churn")
+
+    def history(self) -> None:
+        self.title("The audit trail")
+        if self.has_command("history"):
+            self.run("reg", "history", "churn")
+        else:
+            self.note("this build has no `reg history` yet (rollback and audit issue); the git log says it:")
+        self.run("git", "log", "--format=%h %s", "--", "models")
+        self.run("git", "tag", "-l", "churn*")
+
+    def story(self) -> None:
+        self.setup()
+        self.train(1, "Train churn v1")
+        self.register(1, "First churn model: LightGBM, default tree size")
+        self.rules()
+        self.validate(1)
+        self.promote(1, "First churn model; passes the staging gate on the holdout")
+        self.retrain()
+        self.train(2, "Train churn v2: num_leaves 7")
+        self.register(2, "Smaller trees (num_leaves 7)")
+        self.compare()
+        self.validate(2)
+        self.promote(2, "Smaller trees: better roc_auc and log_loss on the holdout")
+        self.predict()
+        self.rollback()
+        self.history()
+
+
+def _quote(arg: str) -> str:
+    return arg if arg and all(c.isalnum() or c in "-_./:=@#," for c in arg) else "'" + arg.replace("'", "'\\''") + "'"
+
+
+def main() -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="reg-demo-"))
+    demo = Demo(scratch)
+    print(f"reg demo: a scratch registry in {demo.repo}", flush=True)
+    try:
+        demo.story()
+    except StepFailed as exc:
+        print(f"\ndemo FAILED at step {demo.step}: {exc}\nThe scratch registry is left in {demo.repo}",
+              file=sys.stderr, flush=True)
+        return 1
+    print(f"\nDone in {time.monotonic() - demo.started:.0f} s. The scratch registry is in {demo.repo}\n"
+          f"Look inside: cd {demo.repo} && git log --stat && cat models/churn/*/manifest.yaml", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
