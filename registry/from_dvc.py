@@ -59,10 +59,10 @@ def _norm(path: str) -> str:
 
 def _locate(spec: str, cwd: Path, root: Path) -> tuple[Path, str]:
     where, stage = parse_target(spec)
-    if where is not None:
+    if where is not None:  # relative to where the command runs, else to the registry's root
         p = Path(where)
-        p = p if p.is_absolute() else cwd / p
-        candidates = [p if p.name in ("dvc.yaml", "dvc.yml") else p / "dvc.yaml"]
+        candidates = [q if q.name in ("dvc.yaml", "dvc.yml") else q / "dvc.yaml"
+                      for q in ([p] if p.is_absolute() else [cwd / p, root / p])]
     else:
         candidates = [cwd / "dvc.yaml", root / "dvc.yaml"]
     seen = []

@@ -1,0 +1,311 @@
+"""Issue 3: the churn pipeline under real DVC on 2,000 rows, `reg register --from-dvc` lineage,
+`reg validate` promoting (exit 0) and refusing (exit 3), and `reg compare`.
+
+The pipeline runs once per module in a template workspace (a git repository with pipelines/churn and
+DVC); each test works on its own copy, made a registry with `reg init` in the test's own environment."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import git, snapshot
+
+SOURCE = Path(__file__).resolve().parent.parent / "pipelines" / "churn"
+BIN = Path(sys.executable).parent
+ROWS = 2000
+CARD = """\
+validation: {{data: pipelines/churn/data/holdout.csv, target: churned}}
+gates:
+  staging:
+    metrics: {{roc_auc: ">= {auc}", log_loss: "<= 0.60"}}
+"""
+
+
+def _env(home: Path | None = None) -> dict:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", DVC_NO_ANALYTICS="1")
+    if home is not None:  # the template is built outside the per-test environment
+        cfg = home / "gitconfig"
+        cfg.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n[init]\n\tdefaultBranch = main\n")
+        env.update(GIT_CONFIG_GLOBAL=str(cfg), GIT_CONFIG_NOSYSTEM="1", XDG_DATA_HOME=str(home / "xdg"),
+                   DVC_SITE_CACHE_DIR=str(home / "dvc-site"))
+    return env
+
+
+def dvc(cwd: Path, *args: str, env: dict | None = None) -> str:
+    proc = subprocess.run([str(BIN / "dvc"), *args], cwd=str(cwd), env=env or _env(), capture_output=True, text=True)
+    assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A workspace after `dvc repro` of the churn pipeline on 2,000 rows, everything committed."""
+    home = tmp_path_factory.mktemp("template-home")
+    env = _env(home)
+    root = tmp_path_factory.mktemp("template") / "project"
+    shutil.copytree(SOURCE, root / "pipelines/churn",
+                    ignore=shutil.ignore_patterns(".gitignore", "__pycache__", "data", "model", "plots", "*.json",
+                                                  "dvc.lock"))
+    params = root / "pipelines/churn/params.yaml"
+    params.write_text(params.read_text().replace("rows: 20000", f"rows: {ROWS}"))
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "churn pipeline"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    dvc(root, "init", "-q", env=env)
+    dvc(root / "pipelines/churn", "repro", env=env)
+    for args in (["add", "-A"], ["commit", "-qm", "train"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    return root
+
+
+@pytest.fixture
+def workspace(template, tmp_path, reg, monkeypatch) -> Path:
+    """A copy of the trained template, made a registry; the shell is in the pipeline's folder."""
+    root = tmp_path / "project"
+    shutil.copytree(template, root, symlinks=True)
+    result = reg(root, "init", "--remote", str(tmp_path / "storage"))
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(root / "pipelines/churn")
+    return root
+
+
+def _lock(root: Path) -> dict:
+    return yaml.safe_load((root / "pipelines/churn/dvc.lock").read_text())["stages"]
+
+
+def _manifest(root: Path, version: int) -> dict:
+    return yaml.safe_load((root / f"models/churn/{version}/manifest.yaml").read_text())
+
+
+def _register(reg, root: Path) -> None:
+    result = reg(root, "register", "churn", "--from-dvc", "train")
+    assert result.exit_code == 0, result.output
+
+
+def _card(root: Path, auc: str) -> None:
+    with open(root / "models/churn/model.yaml", "a") as fh:
+        fh.write(CARD.format(auc=auc))
+    git(root, "commit", "-qm", "gates", "models/churn/model.yaml")
+
+
+# -- the pipeline ----------------------------------------------------------------------------------
+
+def test_pipeline_writes_the_model_folder_metrics_and_plots(template):
+    churn = template / "pipelines/churn"
+    train = churn / "data/train.csv"
+    holdout = churn / "data/holdout.csv"
+    assert len(train.read_text().splitlines()) + len(holdout.read_text().splitlines()) - 2 == ROWS
+    assert sorted(p.name for p in (churn / "model").iterdir()) == ["model.txt", "preprocess.skops", "signature.json"]
+    assert (churn / "model/model.txt").read_text().startswith("tree\n")
+    sig = json.loads((churn / "model/signature.json").read_text())
+    assert sig["outputs"] == [{"name": "churn_probability", "type": "float64"}]
+    types = {c["name"]: c["type"] for c in sig["inputs"]}
+    assert types["tenure_months"] == "int64" and types["monthly_charges"] == "float64"
+    assert types["contract"] == "string" and "churned" not in types and "customer_id" not in types
+    # skops, no pickle: only numpy/scikit-learn types need trusting
+    import skops.io as sio
+
+    assert all(t.startswith(("numpy.", "sklearn.")) for t in sio.get_untrusted_types(file=churn / "model/preprocess.skops"))
+    assert (churn / "plots/calibration.csv").read_text().startswith("mean_predicted,fraction_positive\n")
+    assert set(_lock(template)) == {"prepare", "train", "evaluate"}
+
+    shown = json.loads(dvc(churn, "metrics", "show", "--json"))
+    found = json.dumps(shown)
+    assert '"roc_auc"' in found and '"log_loss"' in found and '"f1"' in found and '"valid_roc_auc"' in found
+    evaluation = json.loads((churn / "evaluation.json").read_text())
+    assert 0.7 < evaluation["roc_auc"] < 1 and evaluation["holdout_rows"] == len(holdout.read_text().splitlines()) - 1
+    assert "didn't change" in dvc(churn, "repro") or "up to date" in dvc(churn, "status")
+
+
+def test_params_diff_shows_a_changed_hyperparameter(workspace):
+    params = workspace / "pipelines/churn/params.yaml"
+    params.write_text(params.read_text().replace("num_leaves: 31", "num_leaves: 7"))
+    diff = dvc(workspace / "pipelines/churn", "params", "diff")
+    assert "train.num_leaves" in diff and "31" in diff and "7" in diff
+    assert "train" in dvc(workspace / "pipelines/churn", "status")
+
+
+# -- register --from-dvc ---------------------------------------------------------------------------
+
+def test_register_from_dvc_takes_lineage_from_dvc_lock(workspace, reg):
+    lock = _lock(workspace)
+    head = git(workspace, "rev-parse", "HEAD").strip()
+    result = reg(workspace, "register", "churn", "--from-dvc", "train", "--description", "first")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Registered churn v1 from DVC stage train (commit ")
+    m = _manifest(workspace, 1)
+    evaluation = json.loads((workspace / "pipelines/churn/evaluation.json").read_text())
+    training = json.loads((workspace / "pipelines/churn/metrics.json").read_text())
+    assert list(m["metrics"])[:3] == ["roc_auc", "f1", "log_loss"]  # the holdout scores lead
+    assert m["metrics"] == {**evaluation, **training}
+    model_out = next(o for o in lock["train"]["outs"] if o["path"] == "model")
+    assert m["artifact"]["md5"] == model_out["md5"] and m["artifact"]["format"] == "lightgbm"
+    train_csv = next(d for d in lock["train"]["deps"] if d["path"] == "data/train.csv")
+    assert m["lineage"]["data"] == {"pipelines/churn/data/train.csv": train_csv["md5"]}
+    assert m["lineage"]["params"]["train"] == lock["train"]["params"]["params.yaml"]["train"]
+    assert m["lineage"]["params"]["prepare"]["rows"] == ROWS  # upstream stages' params too
+    assert m["lineage"]["git_sha"] == head and m["lineage"]["git_dirty"] is False
+    assert m["lineage"]["dvc"]["file"] == "pipelines/churn/dvc.yaml" and m["lineage"]["dvc"]["stage"] == "train"
+    assert m["signature"]["outputs"] == [{"name": "churn_probability", "type": "float64"}]
+    assert git(workspace, "tag", "-l", "churn@*").split() == ["churn@v1"]
+    assert git(workspace, "status", "--porcelain") == ""
+
+
+def test_register_from_dvc_with_a_path_to_dvc_yaml_from_anywhere(workspace, reg, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    result = reg(workspace, "register", "churn", "--from-dvc", "pipelines/churn/dvc.yaml:train")
+    assert result.exit_code == 0, result.output
+    assert (workspace / "models/churn/1/model/model.txt").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--from-dvc", "trian"], "has no stage 'trian'; its stages: evaluate, prepare, train"),
+    (["--from-dvc", "train", "--metrics", "m.json"], "--from-dvc takes metrics, params and format from the pipeline"),
+    (["--from-dvc", "prepare"], "stage 'prepare' has several outputs (data/train.csv, data/holdout.csv)"),
+    ([], "give the PATH to register, or --from-dvc STAGE"),
+])
+def test_register_from_dvc_bad_input_changes_nothing(workspace, reg, args, message):
+    before = snapshot(workspace)
+    result = reg(workspace, "register", "churn", *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert snapshot(workspace) == before
+
+
+def test_register_from_dvc_refuses_an_output_changed_after_the_run(workspace, reg):
+    with open(workspace / "pipelines/churn/model/model.txt", "a") as fh:
+        fh.write("\n")
+    before = snapshot(workspace)
+    result = reg(workspace, "register", "churn", "--from-dvc", "train")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: model is not what dvc.lock recorded for stage 'train' (it changed after the "
+                             "run); run `dvc repro train` so the lineage describes this artifact\n")
+    assert snapshot(workspace) == before
+
+
+# -- retrain, stale evaluation, compare ------------------------------------------------------------
+
+def test_retrain_then_compare_shows_metric_diffs_params_and_shas(workspace, reg):
+    _register(reg, workspace)
+    churn = workspace / "pipelines/churn"
+    params = churn / "params.yaml"
+    params.write_text(params.read_text().replace("num_leaves: 31", "num_leaves: 7"))
+    dvc(churn, "repro", "-s", "train")  # evaluate not rerun: its metrics belong to the old model
+    before = snapshot(workspace)
+    stale = reg(workspace, "register", "churn", "--from-dvc", "train")
+    assert stale.exit_code == 1
+    assert "stage 'evaluate' last ran on another model, so its metrics (evaluation.json) are stale" in stale.stderr
+    assert snapshot(workspace) == before
+
+    dvc(churn, "repro")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "smaller trees")
+    _register(reg, workspace)
+
+    v1, v2 = _manifest(workspace, 1), _manifest(workspace, 2)
+    out = reg(workspace, "compare", "churn", "1", "2")
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert lines[0] == "churn v1 (none) vs v2 (none)"
+    auc = next(ln.split() for ln in lines if ln.startswith("roc_auc "))
+    diff = round(v2["metrics"]["roc_auc"] - v1["metrics"]["roc_auc"], 6)
+    assert auc[:3] == ["roc_auc", str(v1["metrics"]["roc_auc"]), str(v2["metrics"]["roc_auc"])]
+    assert auc[3] == ("0" if diff == 0 else f"{diff:+.4g}")
+    assert next(ln.split() for ln in lines if ln.startswith("train.num_leaves")) == ["train.num_leaves", "31", "7"]
+    assert "data: no change" in lines
+    assert lines[-1] == f"git: v1 {v1['lineage']['git_sha'][:12]}, v2 {v2['lineage']['git_sha'][:12]}"
+
+    data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
+    assert data["params_changed"] == [{"name": "train.num_leaves", "a": 31, "b": 7}]
+    assert data["data_changed"] == []
+    assert data["a"]["git_sha"] == v1["lineage"]["git_sha"] != data["b"]["git_sha"]
+    roc = next(r for r in data["metrics"] if r["name"] == "roc_auc")
+    assert roc["diff"] == diff
+
+    bad = reg(workspace, "compare", "churn", "1", "9")
+    assert bad.exit_code == 1 and bad.stderr == "error: churn has no version 9 (versions 1-2)\n"
+
+
+# -- validate --------------------------------------------------------------------------------------
+
+def test_validate_records_and_promotes_in_one_commit(workspace, reg):
+    _register(reg, workspace)
+    _card(workspace, "0.60")
+    before = int(git(workspace, "rev-list", "--count", "HEAD"))
+    result = reg(workspace, "validate", "churn", "1")
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((workspace / "pipelines/churn/evaluation.json").read_text())
+    assert "ok   roc_auc >= 0.60: roc_auc = " in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("Promoted churn v1 to staging (commit ")
+    assert int(git(workspace, "rev-list", "--count", "HEAD")) == before + 1
+    m = _manifest(workspace, 1)
+    assert m["stage"] == "staging"
+    [record] = m["validations"]
+    # the same model on the same holdout: the numbers the pipeline's evaluate stage wrote
+    assert {k: record["metrics"][k] for k in ("roc_auc", "f1", "log_loss")} == \
+        {k: evaluation[k] for k in ("roc_auc", "f1", "log_loss")}
+    holdout = workspace / "pipelines/churn/data/holdout.csv"
+    assert record["data"] == "pipelines/churn/data/holdout.csv"
+    assert record["data_md5"] == hashlib.md5(holdout.read_bytes()).hexdigest()
+    assert record["rows"] == evaluation["holdout_rows"] and record["promoted"] is True
+    assert record["gate"]["passed"] is True
+    assert m["metrics"] == _manifest_at(workspace, "churn@v1")["metrics"]  # registered metrics untouched
+    files = git(workspace, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(files) == ["models/churn/.gitignore", "models/churn/1/manifest.yaml", "models/churn/staging.dvc"]
+    log = git(workspace, "log", "-1", "--format=%B")
+    assert "Reg-Action: promote" in log and "Reg-To: staging" in log
+    assert git(workspace, "tag", "--points-at", "HEAD").split() == ["churn#staging#1"]
+    assert git(workspace, "status", "--porcelain") == ""
+
+
+def _manifest_at(root: Path, rev: str) -> dict:
+    return yaml.safe_load(git(root, "show", f"{rev}:models/churn/1/manifest.yaml"))
+
+
+def test_validate_failing_gate_records_and_exits_3(workspace, reg):
+    _register(reg, workspace)
+    _card(workspace, "0.99")
+    result = reg(workspace, "validate", "churn", "1")
+    assert result.exit_code == 3, result.output
+    auc = _manifest(workspace, 1)["validations"][0]["metrics"]["roc_auc"]
+    assert f"FAIL roc_auc >= 0.99: roc_auc = {auc}, needs >= 0.99" in result.stdout
+    assert "Not promoted: the staging gate failed: roc_auc >= 0.99 (roc_auc = " in result.stdout
+    m = _manifest(workspace, 1)
+    assert m["stage"] == "none" and m["validations"][0]["promoted"] is False
+    assert git(workspace, "log", "-1", "--format=%s").strip() == "reg: validate churn v1"
+    assert git(workspace, "tag", "--points-at", "HEAD") == ""
+    assert not (workspace / "models/churn/staging.dvc").exists()
+
+
+def test_validate_with_data_option_and_json(workspace, reg, tmp_path):
+    _register(reg, workspace)
+    data = tmp_path / "fresh.csv"
+    shutil.copy(workspace / "pipelines/churn/data/holdout.csv", data)
+    result = reg(workspace, "validate", "churn", "1", "--data", str(data), "--target", "churned", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["promoted"] is True and out["stage"] == "staging" and out["checks"] == []
+    assert out["data"] == str(data)
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "error: no holdout data for churn: pass --data FILE, or set validation: {data: PATH, target: COLUMN} "
+         "in models/churn/model.yaml\n"),
+    (["--data", "nope.csv", "--target", "churned"], "does not exist; run the pipeline (dvc repro) or pass --data FILE\n"),
+    (["--data", "data/holdout.csv", "--target", "churn"], "has no column 'churn' (its columns: customer_id, "),
+    (["--data", "data/train.csv", "--target", "tenure_months"], "must hold both classes as 0/1"),
+])
+def test_validate_bad_input_changes_nothing(workspace, reg, args, message):
+    _register(reg, workspace)
+    before = snapshot(workspace)
+    result = reg(workspace, "validate", "churn", "1", *args)
+    assert result.exit_code == 1
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert snapshot(workspace) == before
