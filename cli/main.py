@@ -15,6 +15,11 @@ from registry.errors import RegistryError
 from . import render
 
 
+# Typer 0.28 vendors click: its exits, aborts and usage errors are its own to render (--help of a sub-group too).
+_CLICK_EXITS = (typer.Exit, typer.Abort,
+                next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"))
+
+
 class RegGroup(TyperGroup):
     """Turns a RegistryError into one line on stderr and exit code 1 (a traceback only with --debug)."""
 
@@ -28,6 +33,8 @@ class RegGroup(TyperGroup):
             ctx.exit(1)
         except (KeyboardInterrupt, BrokenPipeError):
             ctx.exit(130)
+        except _CLICK_EXITS:
+            raise  # exit codes, --help of a sub-group and usage errors are click's to render
         except Exception as exc:
             if ctx.params.get("debug") or os.environ.get("REG_DEBUG"):
                 raise
@@ -53,6 +60,8 @@ def _reg(ctx: typer.Context) -> Registry:
 
 PushOpt = typer.Option(None, "--push/--no-push", help="Push the commit and tags (default: registry.yaml's push).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+ProposeOpt = typer.Option(False, "--propose", help="Make the change on a new branch, push it, and print the "
+                                                     "pull request to open; your branch stays as it is.")
 
 
 @app.command()
@@ -84,7 +93,7 @@ def register(ctx: typer.Context, name: str,
              tag: List[str] = typer.Option([], "--tag", help="key=value, repeatable."),
              alias: Optional[str] = typer.Option(None, help="Give the new version this alias."),
              fmt: Optional[str] = typer.Option(None, "--format", help="Artifact format (default: detected)."),
-             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Register a file or folder as the next version of NAME."""
     from registry import lineage, refs
 
@@ -100,8 +109,11 @@ def register(ctx: typer.Context, name: str,
         raise typer.BadParameter("give the PATH to register, or --from-dvc STAGE")
 
     metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
-    applied = _reg(ctx).register(name, path, metrics=metric_values, params_file=params, description=description,
-                                 tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, push=push)
+    reg = _reg(ctx).proposing() if propose else _reg(ctx)
+    applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
+                           tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, push=push)
+    if propose:
+        return _proposal(applied, as_json)
     render.applied(applied, as_json, f"Registered {name} v{applied.result.version}")
 
 
@@ -133,10 +145,12 @@ def promote(ctx: typer.Context, name: str, version: str, stage: str,
             keep_existing: bool = typer.Option(False, "--keep-existing",
                                                help="Do not archive the version now in an exclusive stage."),
             force: bool = typer.Option(False, "--force", help="Override failed gates (needs --reason; recorded)."),
-            push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+            push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Move a version to a stage (none, staging, production, archived)."""
-    applied = _reg(ctx).promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push,
+    applied = (_reg(ctx).proposing() if propose else _reg(ctx)).promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push,
                                 force=force)
+    if propose:
+        return _proposal(applied, as_json)
     v = applied.result
     render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}")
 
@@ -154,18 +168,22 @@ def archive(ctx: typer.Context, name: str, version: str,
 def alias(ctx: typer.Context, name: str, version: Optional[str] = typer.Argument(None),
           alias_name: Optional[str] = typer.Argument(None, metavar="ALIAS"),
           delete: Optional[str] = typer.Option(None, "--delete", help="Remove this alias."),
-          push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+          push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Point an alias at a version (`reg alias churn 7 champion`) or remove it (`--delete champion`)."""
-    reg = _reg(ctx)
+    reg = _reg(ctx).proposing() if propose else _reg(ctx)
     if delete:
         if version or alias_name:
             raise typer.BadParameter("give either VERSION ALIAS or --delete ALIAS, not both")
         applied = reg.remove_alias(name, delete, push=push)
+        if propose:
+            return _proposal(applied, as_json)
         render.applied(applied, as_json, f"Removed alias {name}@{delete}")
         return
     if not version or not alias_name:
         raise typer.BadParameter("usage: reg alias NAME VERSION ALIAS, or reg alias NAME --delete ALIAS")
     applied = reg.alias(name, version, alias_name, push=push)
+    if propose:
+        return _proposal(applied, as_json)
     render.applied(applied, as_json, f"{name}@{alias_name} now names v{applied.result.version}")
 
 
@@ -187,10 +205,19 @@ def annotate(ctx: typer.Context, ref: str = typer.Argument(..., help="churn (the
 def delete(ctx: typer.Context, name: str, version: str,
            reason: str = typer.Option("", help="Why (required)."),
            force: bool = typer.Option(False, "--force", help="Delete even a version in production."),
-           push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+           push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Delete a version: its manifest stays as a tombstone, its number is never reused."""
-    applied = _reg(ctx).delete(name, version, reason=reason, force=force, push=push)
+    applied = (_reg(ctx).proposing() if propose else _reg(ctx)).delete(name, version, reason=reason, force=force,
+                                                                         push=push)
+    if propose:
+        return _proposal(applied, as_json)
     render.applied(applied, as_json, f"Deleted {name} v{applied.result.version} (tombstone kept)")
+
+
+def _proposal(p, as_json: bool) -> None:
+    from . import review
+
+    review.proposal(p, as_json)
 
 
 # Commands of each area live beside this file and register themselves on `app`.

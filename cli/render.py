@@ -25,6 +25,8 @@ def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> None
 
 
 def applied(result, as_json: bool, headline: str) -> None:
+    for warning in getattr(result, "warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         v = result.result
         body = v.to_dict() if hasattr(v, "to_dict") else {}

@@ -33,7 +33,21 @@ class Registry:
 
     # -- changing ----------------------------------------------------------------------------------
     def _apply(self, build, push: bool | None, **kw) -> Applied:
-        return apply(self.root, build, push=push, **kw)
+        if getattr(self, "_proposing", False):
+            from . import propose
+
+            return propose.propose(self.root, build)
+        applied = apply(self.root, build, push=push, **kw)
+        from . import notify
+
+        applied.warnings += notify.send(settings_mod.read(self.root), applied.change, applied.commit)
+        return applied
+
+    def proposing(self) -> "Registry":
+        """This registry, but every change goes to a new pushed branch for review (`--propose`)."""
+        other = Registry.__new__(Registry)
+        other.__dict__.update(self.__dict__, _proposing=True)
+        return other
 
     def init(self, remote: str | None = None, *, endpoint_url: str | None = None,
              access_key_id: str | None = None, secret_access_key: str | None = None) -> Applied | None:

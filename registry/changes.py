@@ -59,6 +59,7 @@ class Applied:
     tags: list[str]
     pushed: bool
     change: ChangeSet
+    warnings: list[str] = field(default_factory=list)  # e.g. a webhook that failed; the change stands
 
     @property
     def result(self):

@@ -1,0 +1,111 @@
+"""Webhooks: after a successful mutation (and push), POST a Slack-compatible message.
+
+```yaml
+# models/registry.yaml
+webhooks:
+  - name: ml-team                # shown in warnings
+    url_env: REG_WEBHOOK_ML_TEAM # the URL is read from this environment variable, never stored
+    events: [promote, rollback]  # register, promote, rollback, delete (default: all four)
+```
+
+A webhook that fails (unset variable, refused connection, non-2xx) becomes a warning string; it never
+undoes or blocks the change, which is already committed.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+from .errors import CorruptState
+
+EVENTS = ("register", "promote", "rollback", "delete")
+ACTION_EVENT = {"register": "register", "promote": "promote", "archive": "promote", "rollback": "rollback",
+                "delete": "delete"}
+TIMEOUT = 5.0
+WHERE = "models/registry.yaml"
+
+
+@dataclass
+class Webhook:
+    name: str
+    url_env: str
+    events: list[str] = field(default_factory=lambda: list(EVENTS))
+
+
+def parse_webhooks(raw) -> list[Webhook]:
+    if not raw:
+        return []
+    if not isinstance(raw, list):
+        raise CorruptState(f"{WHERE}: 'webhooks' must be a list of {{name, url_env, events}}")
+    hooks = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("url_env"), str) or not item["url_env"]:
+            raise CorruptState(f"{WHERE}: webhooks[{i}] needs url_env: the environment variable holding the URL "
+                               "(the URL itself is never stored)")
+        if "url" in item:
+            raise CorruptState(f"{WHERE}: webhooks[{i}] stores a url; keep it in an environment variable and "
+                               "name that with url_env")
+        events = item.get("events", list(EVENTS))
+        events = [events] if isinstance(events, str) else events
+        if not isinstance(events, list) or any(e not in EVENTS for e in events):
+            raise CorruptState(f"{WHERE}: webhooks[{i}].events must be a list of {', '.join(EVENTS)}")
+        hooks.append(Webhook(str(item.get("name") or item["url_env"]), item["url_env"], list(events)))
+    return hooks
+
+
+def message(change) -> tuple[str | None, dict]:
+    """(event, Slack-compatible payload) for an applied ChangeSet; event None when no webhook cares."""
+    t = change.trailers
+    action = t.get("Reg-Action", "")
+    event = ACTION_EVENT.get(action)
+    lines = [f"*{change.subject}*"]
+    if t.get("Reg-Reason"):
+        lines.append(f"Reason: {t['Reg-Reason']}")
+    if t.get("Reg-Forced"):
+        lines.append(f"Forced past failed gates: {t['Reg-Forced']}")
+    text = "\n".join(lines)
+    payload = {"text": text,
+               "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+               "reg": {"event": event, "action": action, "model": t.get("Reg-Model"),
+                       "version": int(t["Reg-Version"]) if t.get("Reg-Version", "").isdigit() else None,
+                       "from": t.get("Reg-From"), "to": t.get("Reg-To"), "reason": t.get("Reg-Reason")}}
+    return event, payload
+
+
+def post(url: str, payload: dict, timeout: float = TIMEOUT) -> None:
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "User-Agent": "reg"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # raises on non-2xx
+        resp.read()
+
+
+def send(settings, change, commit: str, env=None) -> list[str]:
+    """Notify every webhook that wants this change's event; return warnings for the ones that failed."""
+    import os
+
+    env = os.environ if env is None else env
+    try:
+        hooks = parse_webhooks(settings.webhooks)
+    except CorruptState as exc:
+        return [f"no notification sent: {exc}"]
+    event, payload = message(change)
+    if event is None:
+        return []
+    payload["reg"]["commit"] = commit
+    warnings = []
+    for hook in hooks:
+        if event not in hook.events:
+            continue
+        url = env.get(hook.url_env)
+        if not url:
+            warnings.append(f"webhook {hook.name}: ${hook.url_env} is not set; no notification sent")
+            continue
+        try:
+            post(url, payload)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            warnings.append(f"webhook {hook.name} failed ({reason}); the change is made, only the notification "
+                            "is missing")
+    return warnings

@@ -1,0 +1,129 @@
+"""`--propose`: make a change on a new branch for review instead of on the current one.
+
+The change is built and committed by the same `changes.apply`, but in a temporary `git worktree` checked
+out (detached) at the user's HEAD, so the user's branch, working tree and index are never touched. The
+commit gets a branch `reg/<model>-v<N>-<stage>` that is pushed to the registry's git remote; the caller
+prints what to open as a pull request. No registry tags are made for a proposal: a tag is never moved or
+reused, and a proposal may be changed, squashed or closed; the commit's Reg-* trailers carry the event.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import changes, git, settings as settings_mod
+from .changes import ChangeSet
+from .errors import GitError, StateError
+
+
+@dataclass
+class Proposal:
+    branch: str
+    base_branch: str
+    commit: str
+    remote: str
+    remote_url: str
+    url: str | None
+    change: ChangeSet
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def result(self):
+        return self.change.result
+
+    @property
+    def title(self) -> str:
+        return self.change.subject
+
+    @property
+    def body(self) -> str:
+        return self.change.message().split("\n", 1)[1].strip()
+
+
+def branch_name(cs: ChangeSet) -> str:
+    t = cs.trailers
+    action = t.get("Reg-Action", "change")
+    if action in ("promote", "archive", "rollback", "demote"):
+        what = t.get("Reg-To") or action
+    elif action == "alias":
+        what = t.get("Reg-Alias") or action
+    elif action == "unalias":
+        what = f"unalias-{t.get('Reg-Alias', '')}".rstrip("-")
+    else:
+        what = action
+    version = f"-v{t['Reg-Version']}" if t.get("Reg-Version") else ""
+    return re.sub(r"[^A-Za-z0-9._/-]", "-", f"reg/{t.get('Reg-Model', 'registry')}{version}-{what}")
+
+
+def compare_url(remote_url: str, base: str, branch: str) -> str | None:
+    """A link that opens a pull (merge) request on GitHub or GitLab, or None for other remotes."""
+    m = (re.match(r"^(?:ssh://)?[^@/]+@([^:/]+)(?::\d+)?[:/](.+?)(?:\.git)?/?$", remote_url)
+         or re.match(r"^https?://(?:[^@/]+@)?([^/]+)/(.+?)(?:\.git)?/?$", remote_url))
+    if not m:
+        return None
+    host, path = m.group(1), m.group(2)
+    q = lambda s: urllib.parse.quote(s, safe="/")  # noqa: E731
+    if "github" in host:
+        return f"https://{host}/{path}/compare/{q(base)}...{q(branch)}?expand=1"
+    if "gitlab" in host:
+        return (f"https://{host}/{path}/-/merge_requests/new?merge_request%5Bsource_branch%5D={q(branch)}"
+                f"&merge_request%5Btarget_branch%5D={q(base)}")
+    return None
+
+
+def _untagged(cs: ChangeSet) -> ChangeSet:
+    cs.tags = []
+    return cs
+
+
+def _share_dvc(root: Path, wt: Path) -> None:
+    """The temporary worktree uses the user's DVC credentials and cache (both untracked in .dvc/)."""
+    local = root / ".dvc" / "config.local"
+    text = local.read_text() if local.is_file() else ""
+    committed = (root / ".dvc" / "config").read_text() if (root / ".dvc" / "config").is_file() else ""
+    if "[cache]" not in text and "[cache]" not in committed:
+        text += f"\n[cache]\n    dir = {root / '.dvc' / 'cache'}\n"
+    if (wt / ".dvc").is_dir():
+        (wt / ".dvc" / "config.local").write_text(text)
+
+
+def propose(root: Path, build) -> Proposal:
+    root = Path(root)
+    remote = settings_mod.read(root).git_remote
+    remote_url = git.config(root, f"remote.{remote}.url")
+    if not remote_url:
+        raise StateError(f"--propose pushes a branch to the git remote {remote!r}, which is not configured; "
+                         f"add it with `git remote add {remote} URL`")
+    head = git.head(root)
+    if head is None:
+        raise StateError("the repository has no commits yet; commit once before proposing a change")
+    base_branch = git.current_branch(root) or "main"
+    tmp = Path(tempfile.mkdtemp(prefix="reg-propose-"))
+    wt = tmp / "worktree"
+    git.run(["worktree", "add", "-q", "--detach", str(wt), head], root)
+    try:
+        _share_dvc(root, wt)
+        applied = changes.apply(wt, lambda state: _untagged(build(state)), push=False)
+        branch = branch_name(applied.change)
+        if git.ok(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], root):
+            raise StateError(f"branch {branch} already exists (an earlier proposal?); delete it with "
+                             f"`git branch -D {branch}` and retry")
+        git.run(["branch", branch, applied.commit], root)
+        proc = subprocess.run(["git", "push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}"],
+                              cwd=str(root), capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = [ln for ln in (proc.stderr + proc.stdout).strip().splitlines() if ln.strip()]
+            raise GitError(f"push of {branch} to {remote} failed ({last[-1] if last else 'no output'}); the "
+                           f"proposal is committed on the local branch {branch}: push it with "
+                           f"`git push {remote} {branch}`")
+        return Proposal(branch, base_branch, applied.commit, remote, remote_url,
+                        compare_url(remote_url, base_branch, branch), applied.change)
+    finally:
+        git.run(["worktree", "remove", "--force", str(wt)], root, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+        git.run(["worktree", "prune"], root, check=False)
