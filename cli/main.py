@@ -96,20 +96,23 @@ def register(ctx: typer.Context, name: str,
              push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Register a file or folder as the next version of NAME."""
     from registry import lineage, refs
+    from registry.errors import UsageError
 
+    reg = _reg(ctx).proposing() if propose else _reg(ctx)
     if from_dvc is not None:
         if metrics or params or fmt:
-            raise typer.BadParameter("--from-dvc takes metrics, params and format from the pipeline; "
-                                     "drop --metrics/--params/--format")
-        applied = _reg(ctx).register_from_dvc(name, from_dvc, path, description=description,
-                                              tags=refs.parse_tag_pairs(tag), alias=alias, push=push)
+            raise UsageError("--from-dvc takes metrics, params and format from the pipeline; "
+                             "drop --metrics/--params/--format")
+        applied = reg.register_from_dvc(name, from_dvc, path, description=description,
+                                        tags=refs.parse_tag_pairs(tag), alias=alias, push=push)
+        if propose:
+            return _proposal(applied, as_json)
         render.applied(applied, as_json, f"Registered {name} v{applied.result.version} from DVC stage {from_dvc}")
         return
     if path is None:
-        raise typer.BadParameter("give the PATH to register, or --from-dvc STAGE")
+        raise UsageError("give the PATH to register, or --from-dvc STAGE (e.g. --from-dvc train)")
 
     metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
-    reg = _reg(ctx).proposing() if propose else _reg(ctx)
     applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
                            tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, push=push)
     if propose:
