@@ -1,0 +1,42 @@
+"""Issue 3: the one-command demo, end to end, as `make demo` runs it (python -m demo)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_lifecycle(isolated_env):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "demo"], cwd=str(ROOT), env=env, capture_output=True, text=True,
+                          timeout=600)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    found = re.search(r"The scratch registry is in (\S+)", out)
+    assert found, out
+    scratch = Path(found.group(1))
+    try:
+        assert scratch.is_dir() and (scratch / "models/churn/model.yaml").is_file()
+        # each step's real command is printed, then its real output
+        for command in ("$ reg init", "$ dvc repro    (in pipelines/churn)", "$ dvc params diff",
+                        "$ reg register churn --from-dvc train", "$ reg validate churn 1", "$ reg validate churn 2",
+                        "$ reg promote churn 2 production --reason", "$ reg compare churn 1 2"):
+            assert command in out, command
+        assert "Promoted churn v1 to staging" in out and "Promoted churn v2 to production" in out
+        assert re.search(r"train\.num_leaves\s+31\s+7", out)
+        assert re.search(r"v1\s+archived", out)
+        log = subprocess.run(["git", "log", "--format=%s"], cwd=scratch, capture_output=True, text=True).stdout
+        assert "reg: promote churn v2 to production" in log and "reg: register churn v2" in log
+        # the artifacts went to the embedded default remote inside the scratch folder, not the user's
+        assert (scratch.parent / "xdg-data" / "reg" / "storage").is_dir()
+        assert not (isolated_env / "xdg-data" / "reg").exists()
+    finally:
+        shutil.rmtree(scratch.parent, ignore_errors=True)
