@@ -31,6 +31,12 @@ class Registry:
     def resolve(self, ref: str) -> ModelVersion:
         return self.state().resolve(ref)
 
+    def load(self, ref: str, trust_pickle: bool = False, **kw):
+        """The model `ref` names, verified against its manifest and loaded by format (`registry.loading`)."""
+        from .loading import load
+
+        return load(self.root, ref, trust_pickle=trust_pickle, **kw)
+
     # -- changing ----------------------------------------------------------------------------------
     def _apply(self, build, push: bool | None, **kw) -> Applied:
         return apply(self.root, build, push=push, **kw)
