@@ -79,13 +79,24 @@ def register(ctx: typer.Context, name: str, path: str,
              tag: List[str] = typer.Option([], "--tag", help="key=value, repeatable."),
              alias: Optional[str] = typer.Option(None, help="Give the new version this alias."),
              fmt: Optional[str] = typer.Option(None, "--format", help="Artifact format (default: detected)."),
+             signature: Optional[Path] = typer.Option(None, "--signature", help="JSON/YAML signature file "
+                                                      "(default: the artifact's signature.json)."),
+             signature_data: Optional[Path] = typer.Option(None, "--signature-data",
+                                                           help="Infer the signature from this CSV of training data."),
+             signature_target: Optional[str] = typer.Option(None, "--signature-target",
+                                                            help="The label column of --signature-data (not an input)."),
+             quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
              push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
     """Register a file or folder as the next version of NAME."""
     from registry import lineage, refs
 
+    from .serving import register_signature, show_progress
+
     metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
-    applied = _reg(ctx).register(name, path, metrics=metric_values, params_file=params, description=description,
-                                 tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, push=push)
+    sig = register_signature(signature, signature_data, signature_target)
+    with show_progress(quiet):
+        applied = _reg(ctx).register(name, path, metrics=metric_values, params_file=params, description=description,
+                                     tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push)
     render.applied(applied, as_json, f"Registered {name} v{applied.result.version}")
 
 

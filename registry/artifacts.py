@@ -168,7 +168,7 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
             repo = Repo(str(root), config=overrides)
         paths = [str(root / t) for t in targets]
         try:
-            with transfer.progress(progress):
+            with transfer.progress(progress or transfer.SHOW_PROGRESS.get()):
                 if verb == "push":
                     repo.push(targets=paths, remote=remote)
                 else:

@@ -130,6 +130,10 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
         artifacts.copy_in(path, root / version_dir / "model")
         info = artifacts.hash_into_cache(root, root / version_dir / "model")
         info = {"path": "model", **info, "format": fmt or artifacts.detect_format(root / version_dir / "model")}
+        from . import signature as signature_mod
+
+        signature = (signature_mod.normalize(signature) if signature
+                     else signature_mod.from_artifact(root / version_dir / "model"))
         workspace = lineage_mod.workspace_of(path, root)
         lin = lineage_mod.collect(workspace, params_file=params_file, dvc_stage=dvc_stage,
                                   ignore=["models"] if workspace == root else None)

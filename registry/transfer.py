@@ -17,7 +17,7 @@ _UNREACHABLE = re.compile(r"could not connect|connection refused|connect timeout
                           r"server disconnected|no route to host", re.I)
 _DENIED = re.compile(r"invalidaccesskeyid|signaturedoesnotmatch|access ?denied|forbidden|\b403\b|"
                      r"unable to locate credentials|no credentials|invalid ?token|expiredtoken", re.I)
-_LOCKED = re.compile(r"unable to acquire lock|lock.*(is|being) (held|used)|rwlock", re.I)
+_LOCKED = re.compile(r"unable to acquire lock|lock.*(is|being) (held|used)|rwlock|is busy", re.I)
 
 
 @contextlib.contextmanager
@@ -89,9 +89,14 @@ def message(verb: str, remote_label: str, exc: BaseException, hidden: list[str],
     detail = scrub(" ".join(str(exc).split()), hidden)[:240]
     everything = _chain(exc)
     subject = f" {what}" if what else ""
+    busy = re.search(r"blocked by:\s*\(PID (\d+)\): ([^|]*?)\s*If there are no processes", everything)
+    if busy:
+        return (f"DVC's .dvc/tmp/rwlock says the artifact is in use by process {busy.group(1)} "
+                f"({busy.group(2).strip()[:80]}); wait for it, or if no such process is running remove "
+                ".dvc/tmp/rwlock, then retry")
     if _LOCKED.search(everything):
-        return (f"DVC's lock is held (.dvc/tmp/lock or .dvc/tmp/rwlock): another dvc or reg command is running. "
-                f"Wait for it, or if none is running remove that stale lock file, then retry")
+        return ("DVC's repository lock .dvc/tmp/lock is held: another dvc or reg command is running in this "
+                "repository. Wait for it to finish, then retry (a lock left by a killed process frees itself)")
     if _DENIED.search(everything):
         return (f"remote {remote_label} refused the credentials while trying to {verb}{subject}: check "
                 "access_key_id/secret_access_key in .dvc/config.local (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
@@ -102,3 +107,9 @@ def message(verb: str, remote_label: str, exc: BaseException, hidden: list[str],
         return (f"{what or 'the artifact'} is missing from remote {remote_label}: its data was never pushed "
                 f"there or was removed ({detail}); push it from the machine that registered it (dvc push)")
     return f"could not {verb}{subject} remote {remote_label}: {detail}; check the remote URL, credentials and that it is reachable"
+
+
+# The CLI turns progress bars on for transfers made deep inside an operation (register's push).
+import contextvars  # noqa: E402
+
+SHOW_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("reg_show_progress", default=False)
