@@ -6,6 +6,7 @@ result, so pointers cannot drift from manifests.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
@@ -147,6 +148,9 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
         import shutil
 
         shutil.rmtree(root / version_dir, ignore_errors=True)
+        if model.card is None:  # a first version that failed leaves no empty model folder behind
+            with contextlib.suppress(OSError):
+                (root / "models" / name).rmdir()
         raise
     mv = ModelVersion(model=name, version=number, stage=state.settings.initial_stage,
                       aliases=[], description=description, tags=dict(tags or {}),

@@ -41,3 +41,18 @@ def s3_registry(repo, reg, s3_server, s3_url) -> Path:
                  "--access-key-id", s3_server.access_key, "--secret-access-key", s3_server.secret_key)
     assert result.exit_code == 0, result.output
     return repo
+
+
+def dvc(cwd: Path, *args: str, env: dict | None = None, check: bool = True):
+    """Run the `dvc` command of this environment as a separate process, as a serving host would."""
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "dvc"
+    full_env = {**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})}
+    proc = subprocess.run([str(exe), *args], cwd=str(cwd), capture_output=True, text=True, env=full_env,
+                          timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
+    return proc
