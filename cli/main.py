@@ -93,18 +93,29 @@ def register(ctx: typer.Context, name: str,
              tag: List[str] = typer.Option([], "--tag", help="key=value, repeatable."),
              alias: Optional[str] = typer.Option(None, help="Give the new version this alias."),
              fmt: Optional[str] = typer.Option(None, "--format", help="Artifact format (default: detected)."),
+             signature: Optional[Path] = typer.Option(None, "--signature", help="JSON/YAML signature file "
+                                                      "(default: the artifact's signature.json)."),
+             signature_data: Optional[Path] = typer.Option(None, "--signature-data",
+                                                           help="Infer the signature from this CSV of training data."),
+             signature_target: Optional[str] = typer.Option(None, "--signature-target",
+                                                            help="The label column of --signature-data (not an input)."),
+             quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
              push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Register a file or folder as the next version of NAME."""
     from registry import lineage, refs
     from registry.errors import UsageError
 
+    from .serving import register_signature, show_progress
+
     reg = _reg(ctx).proposing() if propose else _reg(ctx)
+    sig = register_signature(signature, signature_data, signature_target)
     if from_dvc is not None:
         if metrics or params or fmt:
             raise UsageError("--from-dvc takes metrics, params and format from the pipeline; "
                              "drop --metrics/--params/--format")
-        applied = reg.register_from_dvc(name, from_dvc, path, description=description,
-                                        tags=refs.parse_tag_pairs(tag), alias=alias, push=push)
+        with show_progress(quiet):
+            applied = reg.register_from_dvc(name, from_dvc, path, description=description,
+                                            tags=refs.parse_tag_pairs(tag), alias=alias, signature=sig, push=push)
         if propose:
             return _proposal(applied, as_json)
         render.applied(applied, as_json, f"Registered {name} v{applied.result.version} from DVC stage {from_dvc}")
@@ -113,8 +124,9 @@ def register(ctx: typer.Context, name: str,
         raise UsageError("give the PATH to register, or --from-dvc STAGE (e.g. --from-dvc train)")
 
     metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
-    applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
-                           tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, push=push)
+    with show_progress(quiet):
+        applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
+                               tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push)
     if propose:
         return _proposal(applied, as_json)
     render.applied(applied, as_json, f"Registered {name} v{applied.result.version}")

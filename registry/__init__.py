@@ -12,5 +12,15 @@ from .errors import (CorruptState, GitError, NotFound, PolicyError, RegistryErro
                      UsageError)
 from .manifest import ModelCard, ModelVersion
 
-__all__ = ["Registry", "ModelVersion", "ModelCard", "RegistryError", "UsageError", "NotFound", "StateError",
+
+
+def load(ref: str, path: str = ".", *, trust_pickle: bool = False, **kw):
+    """Load a registered model ("churn/production", "churn@champion", ...) after verifying its bytes;
+    see registry.loading. Imported lazily, so `import registry` stays light."""
+    from .loading import load as _load
+
+    return _load(path, ref, trust_pickle=trust_pickle, **kw)
+
+
+__all__ = ["Registry", "load", "ModelVersion", "ModelCard", "RegistryError", "UsageError", "NotFound", "StateError",
            "CorruptState", "GitError", "StorageError", "PolicyError"]

@@ -31,6 +31,12 @@ class Registry:
     def resolve(self, ref: str) -> ModelVersion:
         return self.state().resolve(ref)
 
+    def load(self, ref: str, trust_pickle: bool = False, **kw):
+        """The model `ref` names, verified against its manifest and loaded by format (`registry.loading`)."""
+        from .loading import load
+
+        return load(self.root, ref, trust_pickle=trust_pickle, **kw)
+
     # -- changing ----------------------------------------------------------------------------------
     def _apply(self, build, push: bool | None, **kw) -> Applied:
         if getattr(self, "_proposing", False):
@@ -67,14 +73,16 @@ class Registry:
 
     def register_from_dvc(self, name: str, stage: str, path: str | Path | None = None, *,
                           cwd: str | Path | None = None, description: str = "", tags: dict | None = None,
-                          alias: str | None = None, push: bool | None = None) -> Applied:
+                          alias: str | None = None, signature: dict | None = None,
+                          push: bool | None = None) -> Applied:
         """Register what DVC stage `stage` (`train` or `path/to/dvc.yaml:train`) produced, with its lineage."""
         from . import from_dvc
 
         refs.check_name(name)
         run = from_dvc.read_stage(stage, cwd=Path(cwd or Path.cwd()), root=self.root, path=path)
         return self.register(name, run.artifact, metrics=run.metrics, description=description, tags=tags,
-                             alias=alias, signature=run.signature, push=push, extra_lineage=run.lineage)
+                             alias=alias, signature=signature or run.signature, push=push,
+                             extra_lineage=run.lineage)
 
     def validate(self, name: str, version: int | str, *, data: str | Path | None = None,
                  target: str | None = None, push: bool | None = None) -> Applied:

@@ -142,22 +142,40 @@ def pointer_text(md5: str, size: int, nfiles: int, path: str, *, model: str | No
     return text
 
 
-def push(root: Path, targets: list[str], remote: str | None) -> None:
-    repo = _repo(root)
-    try:
-        repo.push(targets=[str(root / t) for t in targets], remote=remote)
-    except Exception as exc:
-        raise StorageError(_storage_message("push to", remote, exc)) from None
-    finally:
-        repo.close()
+def push(root: Path, targets: list[str], remote: str | None, *, progress: bool = False,
+         what: str | None = None) -> None:
+    _transfer(root, "push", targets, remote, progress=progress, what=what)
 
 
-def pull(root: Path, targets: list[str], remote: str | None) -> None:
+def pull(root: Path, targets: list[str], remote: str | None, *, progress: bool = False,
+         what: str | None = None) -> None:
+    _transfer(root, "pull", targets, remote, progress=progress, what=what)
+
+
+def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, progress: bool,
+              what: str | None) -> None:
+    """Push or pull exactly `targets`, with bounded S3 timeouts; failures become one clear StorageError."""
+    from . import transfer
+
     repo = _repo(root)
     try:
-        repo.pull(targets=[str(root / t) for t in targets], remote=remote)
-    except Exception as exc:
-        raise StorageError(_storage_message("pull from", remote, exc)) from None
+        overrides = transfer.config_overrides(repo, remote)
+        label, hidden = transfer.describe_remote(repo, remote), transfer.secrets(repo)
+        if overrides:
+            repo.close()
+            from dvc.repo import Repo
+
+            repo = Repo(str(root), config=overrides)
+        paths = [str(root / t) for t in targets]
+        try:
+            with transfer.progress(progress or transfer.SHOW_PROGRESS.get()):
+                if verb == "push":
+                    repo.push(targets=paths, remote=remote)
+                else:
+                    repo.pull(targets=paths, remote=remote)
+        except Exception as exc:
+            missing = verb == "pull" and type(exc).__name__ in ("CheckoutError", "FetchError", "DownloadError")
+            raise StorageError(transfer.message(verb, label, exc, hidden, what=what, missing_hint=missing)) from None
     finally:
         repo.close()
 

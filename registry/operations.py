@@ -6,6 +6,7 @@ result, so pointers cannot drift from manifests.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
@@ -130,6 +131,10 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
         artifacts.copy_in(path, root / version_dir / "model")
         info = artifacts.hash_into_cache(root, root / version_dir / "model")
         info = {"path": "model", **info, "format": fmt or artifacts.detect_format(root / version_dir / "model")}
+        from . import signature as signature_mod
+
+        signature = (signature_mod.normalize(signature) if signature
+                     else signature_mod.from_artifact(root / version_dir / "model"))
         workspace = lineage_mod.workspace_of(path, root)
         lin = lineage_mod.collect(workspace, params_file=params_file, dvc_stage=dvc_stage,
                                   ignore=["models"] if workspace == root else None)
@@ -143,6 +148,9 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
         import shutil
 
         shutil.rmtree(root / version_dir, ignore_errors=True)
+        if model.card is None:  # a first version that failed leaves no empty model folder behind
+            with contextlib.suppress(OSError):
+                (root / "models" / name).rmdir()
         raise
     mv = ModelVersion(model=name, version=number, stage=state.settings.initial_stage,
                       aliases=[], description=description, tags=dict(tags or {}),

@@ -167,35 +167,9 @@ def _read_csv(pd, path: Path):
 
 
 def _load(root: Path, v: ModelVersion):
-    try:
-        from .loading import load  # the serving module: hash check, format dispatch
-    except ImportError:
-        return _FallbackModel(root, v)
+    from .loading import load  # verifies the artifact's hash before deserialising it; pulls it if absent
+
     return load(root, f"{v.model}/{v.version}")
-
-
-class _FallbackModel:
-    """LightGBM text model + skops preprocessing from the version's folder (until registry/loading.py)."""
-
-    def __init__(self, root: Path, v: ModelVersion):
-        import lightgbm as lgb
-        import skops.io as sio
-
-        folder = root / v.artifact_path
-        if not folder.is_dir():
-            from . import artifacts, state as state_mod
-
-            artifacts.pull(root, [f"models/{v.model}/{v.version}/model.dvc"], state_mod.read_state(root).settings.remote)
-        pre = folder / "preprocess.skops"
-        untrusted = sio.get_untrusted_types(file=pre)
-        if any(not t.startswith(("numpy.", "sklearn.")) for t in untrusted):
-            raise UsageError(f"{pre} holds types outside numpy and scikit-learn; refusing to load it")
-        self.preprocess = sio.load(pre, trusted=untrusted)
-        self.booster = lgb.Booster(model_file=str(folder / "model.txt"))
-        self.inputs = [c["name"] for c in (v.signature or {}).get("inputs", [])]
-
-    def predict(self, frame):
-        return self.booster.predict(self.preprocess.transform(frame[self.inputs] if self.inputs else frame))
 
 
 def _md5(path: Path) -> str:

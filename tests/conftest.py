@@ -110,3 +110,7 @@ def snapshot(root: Path) -> tuple[str, str, str, str]:
     """What a failed command must leave unchanged: status, log, tags and the index."""
     return (git(root, "status", "--porcelain", "--untracked-files=all"), git(root, "log", "--format=%H %s"),
             git(root, "tag", "-l"), git(root, "ls-files", "-s"))
+
+
+# S3 (SeaweedFS) fixtures live in their own module.
+from .s3fixtures import s3_registry, s3_server, s3_url  # noqa: E402,F401

@@ -1,0 +1,73 @@
+"""Batch prediction (`reg predict`): check a CSV against the version's signature, load the verified
+model, and write its predictions with the model name and version on every row."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import git, signature as signature_mod
+from .errors import NotFound, UsageError
+from .loading import load_folder, locate
+from .manifest import ModelVersion
+from .state import read_state
+
+MODEL_COLUMN, VERSION_COLUMN = "model", "model_version"
+
+
+@dataclass
+class BatchResult:
+    manifest: ModelVersion
+    rows: int
+    output: Path
+    column: str
+
+
+def output_column(sig: dict | None) -> str:
+    outputs = (sig or {}).get("outputs") or []
+    return outputs[0]["name"] if outputs else "prediction"
+
+
+def predict_csv(root: str | Path, ref: str, input_path: str | Path, output_path: str | Path, *,
+                trust_pickle: bool = False, progress: bool = False) -> BatchResult:
+    root = git.toplevel(Path(root).resolve())
+    manifest = read_state(root).resolve(ref)
+    if manifest.deleted:
+        raise NotFound(f"{manifest.model} v{manifest.version} was deleted; it cannot predict")
+    input_path, output_path = Path(input_path), Path(output_path)
+    if output_path.resolve() == input_path.resolve():
+        raise UsageError("--output is the same file as --input; write the predictions to another file")
+    sig = signature_mod.normalize(manifest.signature) if manifest.signature else None
+    label = f"{manifest.model} v{manifest.version}"
+    df = signature_mod.read_csv(input_path, sig)
+    features = signature_mod.check(df, sig, where=str(input_path), model=f"{label}'s signature")
+    if len(df) == 0:
+        raise UsageError(f"{input_path} has a header but no rows; nothing to predict")
+    folder = locate(root, manifest)
+    if folder is None:
+        from .pulling import pull_version
+
+        folder = pull_version(root, manifest, progress=progress)
+    model = load_folder(folder, manifest, trust_pickle=trust_pickle)
+    try:
+        values = model.predict(features)
+    except Exception as exc:
+        raise UsageError(f"{label} could not predict on {input_path}: {type(exc).__name__}: {exc}") from None
+    column = output_column(sig)
+    out = df.copy()
+    if getattr(values, "ndim", 1) == 2:
+        for i in range(values.shape[1]):
+            out[f"{column}_{i}"] = values[:, i]
+    else:
+        out[column] = values
+    out[MODEL_COLUMN] = manifest.model
+    out[VERSION_COLUMN] = manifest.version
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output_path.with_name(f".{output_path.name}.reg-{os.getpid()}.tmp")
+    try:
+        out.to_csv(tmp, index=False)
+        os.replace(tmp, output_path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return BatchResult(manifest, len(out), output_path, column)

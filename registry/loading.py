@@ -1,0 +1,346 @@
+"""Load a registered model by its manifest's `format`, after proving its bytes are the registered ones.
+
+Every file of the artifact is read once: its bytes are hashed the way DVC hashes a folder (an md5 per
+file, then the md5 of the sorted JSON list of `{md5, relpath}` plus ".dir") and compared with the
+manifest's `artifact.md5`. Only when that matches are the very bytes that were hashed handed to a
+deserialiser, so a file changed between the check and the load cannot slip through.
+
+LightGBM and scikit-learn load lazily; pickle is refused unless the caller trusts it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import NotFound, RegistryError, StorageError, UsageError
+from .manifest import ModelVersion, version_from_dict
+
+CHUNK = 1 << 20
+MANIFEST_NAME = "manifest.yaml"
+
+# skops refuses to build any type it does not trust by default; these are also safe for a fitted
+# scikit-learn preprocessing pipeline (numpy dtypes, sparse matrices). Anything else needs the caller's word.
+SAFE_TYPE_PREFIXES = ("sklearn.", "scipy.sparse.", "lightgbm.sklearn.")
+SAFE_TYPES = {"numpy.dtype", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
+              "numpy.bool_", "numpy.str_", "numpy.object_", "builtins.slice", "collections.OrderedDict",
+              "collections.defaultdict"}
+
+
+class IntegrityError(StorageError):
+    """An artifact whose bytes are not the ones its manifest registered."""
+
+
+class FormatError(RegistryError):
+    """An artifact that cannot be loaded in its format (missing library, refused format, unknown)."""
+
+
+# -- hashing ---------------------------------------------------------------------------------------
+
+def _files(folder: Path) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in filenames:
+            rel = os.path.relpath(os.path.join(dirpath, name), folder)
+            out.append(rel.replace(os.sep, "/"))
+    return sorted(out)
+
+
+def digest(folder: Path, keep: Callable[[str], bool] = lambda rel: False) -> tuple[str, int, int, dict[str, bytes]]:
+    """(DVC dir md5, total size, file count, {relpath: bytes} of the files `keep` selects)."""
+    entries, size, kept = [], 0, {}
+    for rel in _files(folder):
+        h = hashlib.md5()
+        want = keep(rel)
+        parts = []
+        with open(folder / rel, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+                if want:
+                    parts.append(chunk)
+        if want:
+            kept[rel] = b"".join(parts)
+        entries.append({"md5": h.hexdigest(), "relpath": rel})
+    tree = json.dumps(entries, sort_keys=True).encode("utf-8")
+    return hashlib.md5(tree).hexdigest() + ".dir", size, len(entries), kept
+
+
+def verify(folder: Path, manifest: ModelVersion, keep: Callable[[str], bool] = lambda rel: False) -> dict[str, bytes]:
+    """Raise IntegrityError unless `folder` holds exactly the bytes the manifest registered."""
+    label = f"{manifest.model} v{manifest.version}"
+    expected = manifest.md5
+    if not expected:
+        raise IntegrityError(f"the manifest of {label} records no artifact md5, so its bytes cannot be verified")
+    if not folder.is_dir():
+        raise NotFound(f"the artifact of {label} is not at {folder}; run `reg pull {manifest.model}/{manifest.version}`")
+    md5, size, nfiles, kept = digest(folder, keep)
+    if md5 != expected:
+        want_size, want_files = manifest.artifact.get("size"), manifest.artifact.get("files")
+        how = ""
+        if want_files is not None and int(want_files) != nfiles:
+            how = f" ({nfiles} files, registered {want_files})"
+        elif want_size is not None and int(want_size) != size:
+            how = f" ({size} bytes, registered {want_size}: truncated or changed)"
+        raise IntegrityError(f"the artifact of {label} at {folder} does not match its manifest{how}: content hash "
+                             f"{md5} is not the registered {expected}. It was changed or is incomplete; refusing "
+                             f"to load it. Restore it with `reg pull {manifest.model}/{manifest.version}`")
+    return kept
+
+
+# -- the loaded model ------------------------------------------------------------------------------
+
+@dataclass
+class LoadedModel:
+    name: str
+    version: int
+    manifest: ModelVersion
+    model: Any
+    preprocess: Any = None
+    format: str = "unknown"
+    path: Path | None = None
+    files: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<LoadedModel {self.name} v{self.version} ({self.format})>"
+
+    @property
+    def signature(self) -> dict | None:
+        return self.manifest.signature
+
+    def predict(self, df):
+        """The positive-class probability for a binary classifier, the predictions otherwise (a numpy array)."""
+        import numpy as np
+
+        if self.format == "lightgbm":
+            X = self.preprocess.transform(df) if self.preprocess is not None else _booster_input(self.model, df)
+            out = np.asarray(self.model.predict(X))
+        elif self.format == "onnx":
+            out = _onnx_predict(self.model, df)
+        else:
+            X = self.preprocess.transform(df) if self.preprocess is not None else df
+            out = _sklearn_predict(self.model, X)
+        if out.ndim == 2 and out.shape[1] == 1:
+            out = out[:, 0]
+        return out
+
+
+def _booster_input(booster, df):
+    names = booster.feature_name()
+    if hasattr(df, "columns") and set(names) <= set(map(str, df.columns)):
+        return df[names]
+    return df
+
+
+def _sklearn_predict(model, X):
+    import numpy as np
+
+    proba = getattr(model, "predict_proba", None)
+    classes = getattr(model, "classes_", None)
+    if proba is not None and classes is not None and len(classes) == 2:
+        return np.asarray(proba(X))[:, 1]
+    return np.asarray(model.predict(X))
+
+
+def _onnx_predict(session, df):
+    import numpy as np
+
+    inputs = session.get_inputs()
+    if len(inputs) == 1:
+        feeds = {inputs[0].name: np.asarray(df, dtype=np.float32)}
+    else:
+        feeds = {i.name: np.asarray(df[i.name]).reshape(-1, 1) for i in inputs}
+    outputs = session.run(None, feeds)
+    if len(outputs) > 1:  # classifiers export (labels, probabilities)
+        probs = outputs[1]
+        if isinstance(probs, list) and probs and isinstance(probs[0], dict):
+            keys = sorted(probs[0])
+            if len(keys) == 2:
+                return np.array([row[keys[1]] for row in probs])
+        probs = np.asarray(probs)
+        if probs.ndim == 2 and probs.shape[1] == 2:
+            return probs[:, 1]
+    return np.asarray(outputs[0])
+
+
+# -- formats ---------------------------------------------------------------------------------------
+
+def _trusted(untrusted: list[str], trusted_types: list[str] | None) -> list[str]:
+    extra = set(trusted_types or ())
+    return [t for t in untrusted if not (t in SAFE_TYPES or t in extra or t.startswith(SAFE_TYPE_PREFIXES))]
+
+
+def _skops_load(data: bytes, rel: str, label: str, trusted_types: list[str] | None):
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise FormatError(f"{label} has a skops file ({rel}) but skops is not installed: pip install skops") from None
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:
+        raise FormatError(f"{label}: {rel} is not a readable skops file ({exc})") from None
+    refused = _trusted(untrusted, trusted_types)
+    if refused:
+        raise FormatError(f"{label}: {rel} contains types that are not trusted: {', '.join(refused)}; if you trust "
+                          f"this artifact, pass trusted_types={refused!r}")
+    try:
+        return sio.loads(data, trusted=list(untrusted))
+    except Exception as exc:
+        raise FormatError(f"{label}: could not load {rel} with skops ({type(exc).__name__}: {exc})") from None
+
+
+def _load_lightgbm(files, read, label, **kw):
+    try:
+        import lightgbm
+    except ImportError:
+        raise FormatError(f"{label} is a LightGBM model but lightgbm is not installed: pip install lightgbm") from None
+    texts = [f for f in files if f.endswith(".txt")]
+    candidates = [f for f in texts if f.rsplit("/", 1)[-1] == "model.txt"] + [f for f in texts if read[f][:5] == b"tree\n"]
+    if not candidates:
+        raise FormatError(f"{label} is recorded as lightgbm but has no LightGBM text model (model.txt)")
+    rel = candidates[0]
+    try:
+        booster = lightgbm.Booster(model_str=read[rel].decode("utf-8"))
+    except Exception as exc:
+        raise FormatError(f"{label}: {rel} is not a LightGBM model ({exc})") from None
+    pre = next((f for f in files if f.rsplit("/", 1)[-1] == "preprocess.skops"), None)
+    preprocess = _skops_load(read[pre], pre, label, kw.get("trusted_types")) if pre else None
+    return booster, preprocess
+
+
+def _load_skops(files, read, label, **kw):
+    skops_files = [f for f in files if f.endswith(".skops")]
+    main = [f for f in skops_files if f.rsplit("/", 1)[-1] != "preprocess.skops"] or skops_files
+    if not main:
+        raise FormatError(f"{label} is recorded as skops but has no .skops file")
+    model = _skops_load(read[main[0]], main[0], label, kw.get("trusted_types"))
+    pre = next((f for f in skops_files if f.rsplit("/", 1)[-1] == "preprocess.skops" and f != main[0]), None)
+    return model, (_skops_load(read[pre], pre, label, kw.get("trusted_types")) if pre else None)
+
+
+def _load_onnx(files, read, label, **kw):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise FormatError(f"{label} is an ONNX model but onnxruntime is not installed: pip install onnxruntime") from None
+    rel = next((f for f in files if f.endswith(".onnx")), None)
+    if rel is None:
+        raise FormatError(f"{label} is recorded as onnx but has no .onnx file")
+    try:
+        return onnxruntime.InferenceSession(read[rel], providers=["CPUExecutionProvider"]), None
+    except Exception as exc:
+        raise FormatError(f"{label}: {rel} is not a loadable ONNX model ({exc})") from None
+
+
+def _load_pickle(files, read, label, **kw):
+    if not kw.get("trust_pickle"):
+        raise FormatError(f"{label} is a pickle artifact: unpickling can run arbitrary code, so it is refused; "
+                          "load it with trust_pickle=True only if you trust whoever registered it")
+    rel = next((f for f in files if f.endswith((".pkl", ".pickle", ".joblib"))), None)
+    if rel is None:
+        raise FormatError(f"{label} is recorded as pickle but has no .pkl, .pickle or .joblib file")
+    try:
+        if rel.endswith(".joblib"):
+            import joblib
+
+            return joblib.load(io.BytesIO(read[rel])), None
+        import pickle
+
+        return pickle.loads(read[rel]), None
+    except Exception as exc:
+        raise FormatError(f"{label}: could not unpickle {rel} ({type(exc).__name__}: {exc})") from None
+
+
+LOADERS = {"lightgbm": (_load_lightgbm, (".txt", ".skops")), "skops": (_load_skops, (".skops",)),
+           "onnx": (_load_onnx, (".onnx",)), "pickle": (_load_pickle, (".pkl", ".pickle", ".joblib"))}
+
+
+def load_folder(folder: Path, manifest: ModelVersion, *, trust_pickle: bool = False,
+                trusted_types: list[str] | None = None) -> LoadedModel:
+    """Verify `folder` against `manifest`, then deserialise the verified bytes by the manifest's format."""
+    folder = Path(folder)
+    label = f"{manifest.model} v{manifest.version}"
+    fmt = manifest.artifact.get("format") or "unknown"
+    if fmt == "unknown" and folder.is_dir():
+        from .artifacts import detect_format
+
+        fmt = detect_format(folder)
+    if fmt not in LOADERS:
+        raise FormatError(f"{label} has artifact format {fmt!r}, which `load` cannot read (it reads "
+                          f"{', '.join(LOADERS)}); read the files at {folder} yourself")
+    loader, exts = LOADERS[fmt]
+    if fmt == "pickle" and not trust_pickle:  # refuse before reading a byte
+        loader([], {}, label, trust_pickle=False)
+    read = verify(folder, manifest, keep=lambda rel: rel.lower().endswith(exts))
+    files = sorted(read)
+    model, preprocess = loader(files, read, label, trust_pickle=trust_pickle, trusted_types=trusted_types)
+    return LoadedModel(name=manifest.model, version=manifest.version, manifest=manifest, model=model,
+                       preprocess=preprocess, format=fmt, path=folder, files=_files(folder))
+
+
+# -- by ref, from a registry -----------------------------------------------------------------------
+
+def artifact_candidates(root: Path, manifest: ModelVersion, ref: str | None = None) -> list[Path]:
+    """Where a version's bytes may be in a working tree: its own folder, or (on a serving host that ran
+    `dvc pull models/churn/production.dvc`) the stage or alias pointer's folder."""
+    paths = [root / manifest.artifact_path]
+    pointer_names = ([manifest.stage] if manifest.stage else []) + list(manifest.aliases)
+    for name in pointer_names:
+        pointer = root / "models" / manifest.model / f"{name}.dvc"
+        if pointer.is_file() and manifest.md5 and manifest.md5 in pointer.read_text():
+            paths.append(root / "models" / manifest.model / name)
+    return paths
+
+
+def locate(root: Path, manifest: ModelVersion) -> Path | None:
+    for path in artifact_candidates(root, manifest):
+        if path.is_dir() and any(path.iterdir()):
+            return path
+    return None
+
+
+def load(root: str | Path, ref: str, *, trust_pickle: bool = False, pull: bool = True,
+         trusted_types: list[str] | None = None) -> LoadedModel:
+    """Resolve `ref` in the registry at `root`, fetch the artifact if it is not here yet, verify, load."""
+    from . import git
+    from .state import read_state
+
+    root = git.toplevel(Path(root).resolve())
+    manifest = read_state(root).resolve(ref)
+    if manifest.deleted:
+        raise NotFound(f"{manifest.model} v{manifest.version} was deleted ({manifest.deleted_reason}); "
+                       "there is nothing to load")
+    folder = locate(root, manifest)
+    if folder is None:
+        if not pull:
+            raise NotFound(f"the artifact of {manifest.model} v{manifest.version} is not in {root}; run "
+                           f"`reg pull {manifest.model}/{manifest.version}`")
+        from .pulling import pull_version
+
+        folder = pull_version(root, manifest)
+    return load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types)
+
+
+def read_manifest_file(path: Path) -> ModelVersion:
+    from . import yamlio
+
+    data = yamlio.read(path, str(path))
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} is not a manifest")
+    return version_from_dict(data, str(path))
+
+
+def load_dir(path: str | Path, *, trust_pickle: bool = False, trusted_types: list[str] | None = None) -> LoadedModel:
+    """Load a folder written by `reg pull REF --to DIR`: DIR/manifest.yaml beside the artifact folder."""
+    path = Path(path)
+    manifest_file = path / MANIFEST_NAME
+    if not manifest_file.is_file():
+        raise NotFound(f"{path} has no {MANIFEST_NAME}; make it with `reg pull REF --to {path}`")
+    manifest = read_manifest_file(manifest_file)
+    folder = path / manifest.artifact.get("path", "model")
+    return load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types)

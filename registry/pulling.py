@@ -1,0 +1,74 @@
+"""Fetch one version's artifact from the DVC remote (only that version, never the whole registry),
+verify it against the manifest, and optionally place it with its manifest in a folder for a service."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from . import artifacts
+from .errors import NotFound, StorageError, UsageError
+from .loading import MANIFEST_NAME, locate, verify
+from .manifest import ModelVersion
+
+
+def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = None, progress: bool = False) -> Path:
+    """Make the version's artifact present and verified in the working tree; return its folder."""
+    label = f"{manifest.model} v{manifest.version}"
+    if manifest.deleted:
+        raise NotFound(f"{label} was deleted ({manifest.deleted_reason}); its artifact is no longer tracked")
+    pointer = f"models/{manifest.model}/{manifest.version}/{manifest.artifact.get('path', 'model')}.dvc"
+    if not (root / pointer).is_file():
+        raise NotFound(f"{label} has no artifact pointer {pointer}; the registry is incomplete (run `reg check`)")
+    if remote is None:
+        from .settings import read
+
+        remote = read(root).remote
+    artifacts.pull(root, [pointer], remote, progress=progress, what=label)
+    folder = root / manifest.artifact_path
+    verify(folder, manifest)
+    return folder
+
+
+def pull(root: Path, manifest: ModelVersion, *, to: Path | None = None, remote: str | None = None,
+         progress: bool = False) -> Path:
+    """`reg pull`: the verified artifact, in the working tree, or copied with its manifest into `to`."""
+    folder = locate(root, manifest)
+    if folder is not None:
+        try:
+            verify(folder, manifest)
+        except Exception:
+            folder = None  # a changed local copy: fetch the registered bytes again
+    if folder is None:
+        folder = pull_version(root, manifest, remote=remote, progress=progress)
+    if to is None:
+        return folder
+    return place(root, folder, manifest, Path(to))
+
+
+def place(root: Path, folder: Path, manifest: ModelVersion, to: Path) -> Path:
+    """Write `to`/manifest.yaml and `to`/<artifact path>/, replacing an earlier `reg pull --to` there."""
+    to = to.resolve()
+    if to.exists() and (not to.is_dir() or (any(to.iterdir()) and not (to / MANIFEST_NAME).is_file())):
+        raise UsageError(f"{to} exists and is not an earlier `reg pull --to` folder; give an empty or new folder")
+    if to == root or root in to.parents and to.relative_to(root).parts[:1] == ("models",):
+        raise UsageError(f"{to} is inside the registry's models/ folder; give a folder outside it")
+    tmp = to.with_name(f".{to.name}.reg-{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        shutil.copytree(folder, tmp / manifest.artifact.get("path", "model"))
+        shutil.copyfile(root / manifest.path, tmp / MANIFEST_NAME)
+        verify(tmp / manifest.artifact.get("path", "model"), manifest)
+        if to.exists():
+            old = to.with_name(f".{to.name}.reg-{os.getpid()}.old")
+            os.replace(to, old)
+            os.replace(tmp, to)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, to)
+    except OSError as exc:
+        raise StorageError(f"could not write {to}: {exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return to

@@ -1,0 +1,115 @@
+"""How reg talks to a DVC remote: progress bars only when asked, bounded waits on a dead server, and
+one clear message per failure (unreachable, refused credentials, missing data, a held DVC lock) that
+never contains a secret."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+
+# Applied to an S3 remote that sets none of its own, so a dead or hung server fails in seconds, not minutes.
+S3_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 60}
+SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "REG_SECRET_ACCESS_KEY")
+
+_UNREACHABLE = re.compile(r"could not connect|connection refused|connect timeout|timed out|name or service not known|"
+                          r"cannot connect|connection reset|endpoint url|temporary failure in name resolution|"
+                          r"server disconnected|no route to host", re.I)
+_DENIED = re.compile(r"invalidaccesskeyid|signaturedoesnotmatch|access ?denied|forbidden|\b403\b|"
+                     r"unable to locate credentials|no credentials|invalid ?token|expiredtoken", re.I)
+_LOCKED = re.compile(r"unable to acquire lock|lock.*(is|being) (held|used)|rwlock|is busy", re.I)
+
+
+@contextlib.contextmanager
+def progress(enabled: bool):
+    """DVC's own progress bars draw only when its logger is at INFO and stderr is a terminal."""
+    log = logging.getLogger("dvc")
+    old = log.level
+    log.setLevel(logging.INFO if enabled else logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+def config_overrides(repo, remote: str | None) -> dict:
+    """Timeouts for the S3 remote in use, unless the user configured their own."""
+    conf = repo.config
+    name = remote or conf.get("core", {}).get("remote")
+    section = conf.get("remote", {}).get(name or "", {})
+    if not str(section.get("url", "")).startswith("s3://"):
+        return {}
+    missing = {k: v for k, v in S3_TIMEOUTS.items() if section.get(k) is None}
+    return {"remote": {name: missing}} if missing else {}
+
+
+def secrets(repo=None) -> list[str]:
+    found = [os.environ[k] for k in SECRET_ENV if os.environ.get(k)]
+    if repo is not None:
+        with contextlib.suppress(Exception):
+            for section in repo.config.get("remote", {}).values():
+                for key in ("secret_access_key", "session_token", "password"):
+                    if section.get(key):
+                        found.append(str(section[key]))
+    return [s for s in found if len(s) >= 4]
+
+
+def scrub(text: str, hidden: list[str]) -> str:
+    for secret in sorted(hidden, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def describe_remote(repo, remote: str | None) -> str:
+    with contextlib.suppress(Exception):
+        conf = repo.config
+        name = remote or conf.get("core", {}).get("remote")
+        section = conf.get("remote", {}).get(name or "", {})
+        url = section.get("url")
+        endpoint = section.get("endpointurl")
+        if url:
+            return f"{name} ({url}{' at ' + endpoint if endpoint else ''})"
+        if name:
+            return str(name)
+    return remote or "the default DVC remote"
+
+
+def _chain(exc: BaseException) -> str:
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append(f"{type(exc).__name__}: {exc}")
+        exc = exc.__cause__ or exc.__context__
+    return " | ".join(parts)
+
+
+def message(verb: str, remote_label: str, exc: BaseException, hidden: list[str], *, what: str | None = None,
+            missing_hint: bool = False) -> str:
+    """One line for a failed push or pull."""
+    detail = scrub(" ".join(str(exc).split()), hidden)[:240]
+    everything = _chain(exc)
+    subject = f" {what}" if what else ""
+    busy = re.search(r"blocked by:\s*\(PID (\d+)\): ([^|]*?)\s*If there are no processes", everything)
+    if busy:
+        return (f"DVC's .dvc/tmp/rwlock says the artifact is in use by process {busy.group(1)} "
+                f"({busy.group(2).strip()[:80]}); wait for it, or if no such process is running remove "
+                ".dvc/tmp/rwlock, then retry")
+    if _LOCKED.search(everything):
+        return ("DVC's repository lock .dvc/tmp/lock is held: another dvc or reg command is running in this "
+                "repository. Wait for it to finish, then retry (a lock left by a killed process frees itself)")
+    if _DENIED.search(everything):
+        return (f"remote {remote_label} refused the credentials while trying to {verb}{subject}: check "
+                "access_key_id/secret_access_key in .dvc/config.local (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    if _UNREACHABLE.search(everything):
+        return (f"could not reach remote {remote_label} to {verb}{subject}: the server is down or unreachable "
+                f"({detail}); nothing was changed: start it or fix the URL, then retry")
+    if missing_hint:
+        return (f"{what or 'the artifact'} is missing from remote {remote_label}: its data was never pushed "
+                f"there or was removed ({detail}); push it from the machine that registered it (dvc push)")
+    return f"could not {verb}{subject} remote {remote_label}: {detail}; check the remote URL, credentials and that it is reachable"
+
+
+# The CLI turns progress bars on for transfers made deep inside an operation (register's push).
+import contextvars  # noqa: E402
+
+SHOW_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("reg_show_progress", default=False)

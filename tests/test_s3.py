@@ -1,0 +1,81 @@
+"""S3 as the registry's remote, for real: a SeaweedFS server on 127.0.0.1 (tests/s3server.py)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from . import churnmodel, s3server
+from .conftest import git, snapshot
+from .s3fixtures import dvc
+
+pytestmark = pytest.mark.s3
+
+
+@pytest.fixture(scope="module")
+def churn_dir(tmp_path_factory):
+    return churnmodel.build(tmp_path_factory.mktemp("churn-s3") / "model")
+
+
+def _bucket_prefix(url: str) -> tuple[str, str]:
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    return bucket, prefix
+
+
+def test_init_keeps_credentials_local_and_register_pushes(s3_registry, s3_server, s3_url, reg, churn_dir):
+    committed = git(s3_registry, "show", "HEAD")
+    assert s3_url in committed and s3_server.endpoint in committed
+    assert s3_server.secret_key not in committed and s3_server.access_key not in committed
+    assert s3_server.secret_key in (s3_registry / ".dvc/config.local").read_text()
+    assert ".dvc/config.local" not in git(s3_registry, "ls-files")
+    assert "config.local" in (s3_registry / ".dvc/.gitignore").read_text()
+
+    result = reg(s3_registry, "register", "churn", str(churn_dir))
+    assert result.exit_code == 0, result.output
+    assert s3_server.secret_key not in result.output
+    manifest = (s3_registry / "models/churn/1/manifest.yaml").read_text()
+    md5 = manifest.split("md5: ", 1)[1].split()[0]
+    bucket, prefix = _bucket_prefix(s3_url)
+    keys = s3_server.keys(bucket, prefix)
+    # The folder's .dir listing and its three files (model.txt, preprocess.skops, signature.json).
+    assert f"{prefix}/files/md5/{md5[:2]}/{md5[2:]}" in keys
+    assert len(keys) == 4
+    assert "format: lightgbm" in manifest and "churn_probability" in manifest
+    assert git(s3_registry, "status", "--porcelain") == ""
+
+
+@pytest.fixture
+def dead_endpoint():
+    port = s3server.pick_ports(1)[0]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_register_with_the_server_down_changes_nothing(s3_registry, reg, churn_dir, dead_endpoint):
+    # The server "goes away": point this clone at a port where nothing listens (local config, not committed).
+    dvc(s3_registry, "remote", "modify", "--local", "reg", "endpointurl", dead_endpoint)
+    before = snapshot(s3_registry)
+    start = time.monotonic()
+    result = reg(s3_registry, "register", "churn", str(churn_dir))
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 1
+    assert "could not reach remote reg" in result.stderr and dead_endpoint in result.stderr
+    assert "server is down or unreachable" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(s3_registry) == before
+    assert not (s3_registry / "models/churn").exists()
+    assert elapsed < 120, "a dead server must fail within bounded retries, not hang"
+
+
+def test_wrong_credentials_are_a_clear_message_without_the_secret(s3_registry, s3_server, reg, churn_dir):
+    wrong = "wrong-secret-value-5f3a9c"
+    dvc(s3_registry, "remote", "modify", "--local", "reg", "secret_access_key", wrong)
+    before = snapshot(s3_registry)
+    result = reg(s3_registry, "register", "churn", str(churn_dir))
+    assert result.exit_code == 1
+    assert "refused the credentials" in result.stderr
+    assert wrong not in result.output and s3_server.secret_key not in result.output
+    assert snapshot(s3_registry) == before
