@@ -88,8 +88,8 @@ class Registry:
         from . import history
 
         state = self.state()
-        if model is not None:
-            state.model(model)
+        if model is not None and model not in state.model_names():
+            state.model(model)  # raises the precise error (invalid name, or unknown with the known ones)
         if stage is not None:
             stage = refs.normalize_stage(stage, state.settings.stages)
         if isinstance(since, str):

@@ -11,9 +11,11 @@ Also here: parsing a user's date, and finding the commit that was current at a t
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import subprocess
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import git, yamlio
@@ -70,14 +72,16 @@ class Commit:
     def subject(self) -> str:
         return self.message.split("\n", 1)[0].strip()
 
-    @property
+    @cached_property
     def trailers(self) -> dict[str, str]:
+        if "Reg-" not in self.message:
+            return {}
         return {k: v.strip() for k, v in _TRAILER_RE.findall(self.message)}
 
-    @property
+    @cached_property
     def reverts(self) -> list[str]:
         """Commits this one undoes: `git revert`'s line, or the trailer of `reg rollback`."""
-        found = _REVERTS_RE.findall(self.message)
+        found = _REVERTS_RE.findall(self.message) if "This reverts commit" in self.message else []
         if self.trailers.get("Reg-Reverts"):
             found.append(self.trailers["Reg-Reverts"])
         return found
@@ -109,10 +113,6 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
     return parsed.astimezone(dt.timezone.utc)
 
 
-def _utc(iso: str) -> str:
-    return dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def commit_at(root: Path, when: dt.datetime, rev: str = "HEAD") -> str | None:
     """The last commit of `rev`'s first-parent history made at or before `when` (what was checked out then)."""
     out = git.run(["rev-list", "--first-parent", "-1", f"--before={int(when.timestamp())}", rev, "--"], root,
@@ -127,44 +127,81 @@ def _pathspecs(model: str | None) -> list[str]:
     return [f"models/{m}/*/manifest.yaml", f"models/{m}/model.yaml"]
 
 
+FAST_ACTIONS = ("register", "promote", "archive", "alias", "unalias", "annotate", "delete")
+
+
+def _fast(c: Commit) -> bool:
+    """A commit `reg` made, whose trailers say all it changed (so its diff need not be read)."""
+    t = c.trailers
+    return (len(c.parents) <= 1 and t.get("Reg-Action") in FAST_ACTIONS and bool(t.get("Reg-Model"))
+            and not c.reverts and (t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") == "annotate"))
+
+
 def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.datetime | None = None,
-        until: str | None = None) -> list[Commit]:
-    """Commits of `rev` (newest first) that changed a manifest or model card, with their blob changes.
-    `until` excludes that commit and its ancestors (`until..rev`)."""
+        with_changes: bool = False) -> list[Commit]:
+    """Commits of `rev` (newest first) that changed a manifest or model card (of `model`).
+
+    One `git log` reads every commit's message; only commits whose trailers do not explain them (plain
+    git, rollbacks) are diffed, in one `git diff-tree --stdin`. Diffing is the cost at scale: a model
+    folder of ten thousand versions is a large tree to compare per commit."""
     if git.head(root) is None:
         return []
-    args = ["log", "-z", "--raw", "--no-abbrev", "--no-renames", "--no-color",
-            "--format=%x1e%H%x1f%P%x1f%an <%ae>%x1f%cI%x1f%B%x1f"]
+    args = ["log", "-z", "--no-color", "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+            "--format=%x1e%H%x1f%P%x1f%an <%ae>%x1f%cd%x1f%B"]
     if since is not None:
         args.append(f"--since={int(since.timestamp())}")
-    args += [f"{until}..{rev}" if until else rev, "--", *_pathspecs(model)]
-    proc = subprocess.run(["git", *args], cwd=str(root), capture_output=True, text=True)
+    # One pipe only (stderr discarded) lets Python read the output in one go, without a select loop.
+    proc = subprocess.run(["git", *args, rev, "--"], cwd=str(root), stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"})
     if proc.returncode != 0:
         raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
     commits = []
-    for record in proc.stdout.split("\x1e")[1:]:
+    for record in proc.stdout.decode("utf-8", "replace").split("\x1e")[1:]:
         parts = record.split("\x1f")
-        if len(parts) < 6:
+        if len(parts) < 5:
             continue
-        sha, parents, actor, when, message, rest = parts[:6]
-        c = Commit(sha, parents.split(), actor, _utc(when), message.strip())
-        tokens = rest.split("\0")
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i].lstrip("\n")
-            if tok.startswith(":") and i + 1 < len(tokens):
-                meta = tok[1:].split()
-                path = tokens[i + 1]
-                old, new = meta[2], meta[3]
-                c.changes.append(Change(path, None if set(old) == {"0"} else old,
-                                        None if set(new) == {"0"} else new))
-                i += 2
-            else:
-                i += 1
-        if model is not None:
-            c.changes = [ch for ch in c.changes if ch.path.startswith(f"models/{model}/")]
-        commits.append(c)
-    return commits
+        sha, parents, actor, when, message = parts[:5]
+        commits.append(Commit(sha, parents.split(), actor, when, message.strip("\0").strip()))
+    fast = {c.sha for c in commits if not with_changes and _fast(c)}
+    diffed = {c.sha for c in commits if c.sha not in fast and len(c.parents) <= 1}
+    if diffed:
+        _fill_changes(root, [c for c in commits if c.sha in diffed], model)
+    out = []
+    for c in commits:
+        if c.sha in fast:
+            if model is None or c.trailers.get("Reg-Model") == model:
+                out.append(c)
+        elif c.changes:
+            out.append(c)
+    return out
+
+
+def _fill_changes(root: Path, commits: list[Commit], model: str | None) -> None:
+    by_sha = {c.sha: c for c in commits}
+    proc = subprocess.run(["git", "diff-tree", "--stdin", "--root", "-r", "-z", "--raw", "--no-abbrev",
+                           "--no-renames", "--", *_pathspecs(model)], cwd=str(root),
+                          input="\n".join(by_sha) + "\n", capture_output=True, text=True)
+    tokens = proc.stdout.split("\0")
+    current = None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].strip("\n")
+        if tok.startswith(":") and i + 1 < len(tokens) and current is not None:
+            meta = tok[1:].split()
+            old, new = meta[2], meta[3]
+            current.changes.append(Change(tokens[i + 1], None if set(old) == {"0"} else old,
+                                          None if set(new) == {"0"} else new))
+            i += 2
+            continue
+        if tok in by_sha:
+            current = by_sha[tok]
+        i += 1
+
+
+def changes_of(root: Path, c: Commit, model: str | None = None) -> list[Change]:
+    if not c.changes:
+        _fill_changes(root, [c], model)
+    return c.changes
 
 
 def tags_by_commit(root: Path) -> dict[str, list[str]]:
@@ -344,16 +381,13 @@ def _manifest_paths(c: Commit) -> set[str]:
 
 
 def explain(commits: list[Commit], root: Path, archive_stage: str = "archived") -> dict[str, list[Event]]:
-    """Events of each commit (by sha): from trailers when they account for exactly what changed, else
-    from the manifest diffs."""
+    """Events of each commit (by sha): from its trailers when `reg` made it (and, when its diff was read,
+    the trailers account for exactly what changed), else from the manifest diffs."""
     fast: dict[str, list[Event]] = {}
     slow: list[Commit] = []
     for c in commits:
-        t = c.trailers
-        expected = _trailer_paths(t) if not c.reverts else None
-        if expected is not None and expected == _manifest_paths(c) and (
-                expected or any(_CARD_RE.fullmatch(ch.path) for ch in c.changes)):
-            fast[c.sha] = _from_trailers(c, t, archive_stage)
+        if _fast(c) and (not c.changes or _trailer_paths(c.trailers) == _manifest_paths(c)):
+            fast[c.sha] = _from_trailers(c, c.trailers, archive_stage)
         else:
             slow.append(c)
     if slow:

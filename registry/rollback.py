@@ -90,7 +90,7 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
         raise UsageError(f"{name} {stage} has never changed, so there is nothing to roll back; "
                          f"see `reg history {name}`")
     blobs = history.Blobs(state.root)
-    changes = [ch for ch in target.changes if history._MANIFEST_RE.fullmatch(ch.path)
+    changes = [ch for ch in history.changes_of(state.root, target, name) if history._MANIFEST_RE.fullmatch(ch.path)
                and ch.path.startswith(f"models/{name}/")]
     blobs.load({sha: ch.path for ch in changes for sha in (ch.old, ch.new) if sha})
     updated: dict[int, ModelVersion] = {}
