@@ -146,7 +146,7 @@ def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.da
     folder of ten thousand versions is a large tree to compare per commit."""
     if git.head(root) is None:
         return []
-    args = ["log", "-z", "--no-color", "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+    args = ["log", "-z", "--no-color", "--date-order", "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
             "--format=%x1e%H%x1f%P%x1f%an <%ae>%x1f%cd%x1f%B"]
     if since is not None:
         args.append(f"--since={int(since.timestamp())}")

@@ -144,6 +144,24 @@ def test_rollback_to_promotes_an_earlier_version_recorded_as_a_rollback(promoted
     assert {(e["action"], e["version"], e["from_stage"], e["to_stage"]) for e in top} == {
         ("rollback", 1, "archived", "production"), ("rollback", 3, "production", "archived")}
     assert all(e["reason"] == "v1 was the last good one" and e["actor"] == ADA for e in top)
+    # A --to rollback is an ordinary stage change: the next rollback undoes it.
+    clock(T[5])
+    ok(reg(root, "rollback", "churn"))
+    assert stages(root) == {1: "archived", 2: "archived", 3: "production"}
+    assert_pointer(root, "production", 3)
+
+
+def test_rollback_push_sends_the_commit_and_its_tag(promoted, reg, clock, tmp_path):
+    root = promoted
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(root, "remote", "add", "origin", str(bare))
+    git(root, "push", "-q", "origin", "main")
+    clock(T[4])
+    result = ok(reg(root, "rollback", "churn", "--push"))
+    assert "pushed" in result.stdout
+    assert git(bare, "rev-parse", "main") == git(root, "rev-parse", "HEAD")
+    assert "churn#production#4" in git(bare, "tag", "-l")
 
 
 def test_rollback_refuses_when_later_commits_are_in_the_way(promoted, reg, clock):
@@ -322,3 +340,32 @@ def test_bad_input_is_one_line_exit_1_and_no_change(registered, reg, clock, args
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.stderr
     assert snapshot(root) == before
+
+
+def test_merged_pull_request_reads_correctly_and_at_answers_from_the_merge(promoted, reg, clock):
+    root = promoted
+    git(root, "checkout", "-q", "-b", "pr")
+    clock(T[4])
+    ok(reg(root, "promote", "churn", "2", "production"))  # no reason given
+    ok(reg(root, "alias", "churn", "2", "champion"))
+    git(root, "checkout", "-q", "main")
+    clock(T[5])
+    git(root, "merge", "-q", "--no-ff", "-m", "Merge pull request #7 from pr", "pr")
+
+    assert json.loads(ok(reg(root, "show", "churn/production", "--json")).stdout)["version"] == 2
+    assert_pointer(root, "production", 2)
+    assert_pointer(root, "champion", 2)
+    promote = [e for e in history(reg, root, "churn") if e["time"] == "2026-11-04T10:00:00Z"
+               and e["action"] == "promote"]
+    assert len(promote) == 1 and promote[0]["reason"] == "(none given)" and promote[0]["actor"] == ADA
+    # Between the branch's commits and the merge, main still had v3.
+    at = json.loads(ok(reg(root, "show", "churn/production", "--at", "2026-11-04T12:00", "--json")).stdout)
+    assert at["version"] == 3
+    after = json.loads(ok(reg(root, "show", "churn@champion", "--at", "2026-11-05T12:00", "--json")).stdout)
+    assert after["version"] == 2 and after["placed_by"]["action"] == "alias"
+
+    clock(T[6])
+    ok(reg(root, "rollback", "churn"))
+    assert stages(root) == {1: "archived", 2: "archived", 3: "production"}
+    assert_pointer(root, "production", 3)
+    assert_pointer(root, "champion", 2)  # the alias moved in its own commit, so it stays
