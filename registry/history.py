@@ -1,10 +1,11 @@
 """The audit trail: registry events derived from what commits changed in the manifests.
 
-One `git log --raw -z` names every commit that touched a manifest (or a model card) with the blob ids
-before and after; commits made by `reg` carry `Reg-*` trailers that explain them without reading a
-single blob (the fast path). Every other commit (a plain `git revert`, a squash merge, a reviewed hand
-edit) is explained by diffing the manifests, read in one `git cat-file --batch`. So history made with
-plain git is as complete as history made with `reg`.
+One `git log` reads every commit's message. Commits made by `reg` carry `Reg-*` trailers that explain
+them without a diff (the fast path). Every other commit (a plain `git revert`, a squash merge, a reviewed
+hand edit, a rollback) is diffed against its parent in one `git diff-tree --stdin`, and the manifests on
+both sides are read in one `git cat-file --batch` (through the parsed-manifest cache) and compared: stage,
+aliases, deleted, description and tags. So history made with plain git is as complete as history made
+with `reg`.
 
 Also here: parsing a user's date, and finding the commit that was current at a time (`--at`).
 """
