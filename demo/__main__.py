@@ -60,7 +60,6 @@ class Demo:
         })
         for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "REG_DEBUG"):
             self.env.pop(var, None)
-        self._commands: set[str] | None = None
 
     # -- output ------------------------------------------------------------------------------------
     def title(self, text: str) -> None:
@@ -95,14 +94,6 @@ class Demo:
                 print(f"$ {shown}\n{textwrap.indent(out, '  ')}", flush=True)
             raise StepFailed(f"`{shown}` exited {proc.returncode} (expected {' or '.join(map(str, expect))})")
         return proc.stdout
-
-    def has_command(self, name: str) -> bool:
-        if self._commands is None:
-            out = self.run("reg", "--help", show=False)
-            self._commands = {line.split()[1] for line in out.splitlines()
-                              if line.strip().startswith("│ ") and len(line.split()) > 1} | {
-                line.split()[0] for line in out.splitlines() if line.startswith("  ") and line.split()}
-        return name in self._commands
 
     def edit(self, rel: str, old: str, new: str) -> None:
         path = self.repo / rel
@@ -175,26 +166,18 @@ class Demo:
             writer.writeheader()
             writer.writerows(rows)
         self.note("new_customers.csv: the first 5 holdout customers, without the label")
-        if not self.has_command("predict"):
-            self.note("skipped: this build has no `reg predict` yet (serving issue)")
-            return
-        self.run("reg", "predict", "churn/production", "new_customers.csv")
+        self.run("reg", "predict", "churn/production", "--input", "new_customers.csv", "--output", "predictions.csv")
+        self.run("cat", "predictions.csv")
 
     def rollback(self) -> None:
         self.title("Roll back production (a git revert of the promotion, plus a new stage tag)")
-        if not self.has_command("rollback"):
-            self.note("skipped: this build has no `reg rollback` yet (rollback and audit issue)")
-            return
-        self.run("reg", "rollback", "churn")
+        self.run("reg", "rollback", "churn", "--reason", "Demo: v2 misbehaves in production; back to v1")
         self.run("reg", "show", "churn")
+        self.run("git", "log", "-1", "--format=%B")
 
     def history(self) -> None:
         self.title("The audit trail")
-        if self.has_command("history"):
-            self.run("reg", "history", "churn")
-        else:
-            self.note("this build has no `reg history` yet (rollback and audit issue); the git log says it:")
-        self.run("git", "log", "--format=%h %s", "--", "models")
+        self.run("reg", "history", "churn")
         self.run("git", "tag", "-l", "churn*")
 
     def story(self) -> None:

@@ -33,6 +33,10 @@ def test_demo_runs_the_whole_lifecycle(isolated_env):
         assert "Promoted churn v1 to staging" in out and "Promoted churn v2 to production" in out
         assert re.search(r"train\.num_leaves\s+31\s+7", out)
         assert re.search(r"v1\s+archived", out)
+        assert "Wrote 5 predictions (churn_probability) from churn v2 to predictions.csv" in out
+        assert len((scratch / "predictions.csv").read_text().splitlines()) == 6
+        assert "Rolled back churn production: v2 -> v1" in out
+        assert re.search(r"rollback\s+v1\s+archived\s+production", out)  # reg history
         log = subprocess.run(["git", "log", "--format=%s"], cwd=scratch, capture_output=True, text=True).stdout
         assert "reg: promote churn v2 to production" in log and "reg: register churn v2" in log
         # the artifacts went to the embedded default remote inside the scratch folder, not the user's

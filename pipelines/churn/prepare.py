@@ -18,8 +18,8 @@ def generate(rows: int, seed: int) -> pd.DataFrame:
     u = rng.random(rows)  # longer-standing customers are more often on yearly contracts
     contract = np.select([u < 0.75 - 0.5 * long_term, u < 0.90 - 0.3 * long_term],
                          ["Month-to-month", "One year"], "Two year")
-    internet = rng.choice(["DSL", "Fiber optic", "None"], size=rows, p=[0.35, 0.45, 0.20])
-    base = np.select([internet == "None", internet == "DSL"], [20.0, 55.0], 85.0)
+    internet = rng.choice(["DSL", "Fiber optic", "No"], size=rows, p=[0.35, 0.45, 0.20])
+    base = np.select([internet == "No", internet == "DSL"], [20.0, 55.0], 85.0)
     monthly = np.round(np.clip(base + rng.normal(0, 12, rows), 18.0, 120.0), 2)
     total = np.round(tenure * monthly * rng.normal(1.0, 0.05, rows), 2).astype("float64")
     total[tenure == 0] = np.nan  # new customers have no bill yet, as in real billing exports
