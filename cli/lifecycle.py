@@ -43,6 +43,8 @@ def validate(ctx: typer.Context, name: str, version: str,
         extra = f", tag {', '.join(applied.tags)}" if applied.tags else ""
         if result.promoted:
             typer.echo(f"Promoted {v.model} v{v.version} to {result.stage} (commit {applied.commit[:8]}{extra})")
+        elif result.passed:
+            typer.echo(f"Passed; not moved: {result.why_not} (validation recorded, commit {applied.commit[:8]})")
         else:
             typer.echo(f"Not promoted: {result.why_not} (validation recorded, commit {applied.commit[:8]})")
     if not result.passed:

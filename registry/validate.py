@@ -118,7 +118,8 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
         failed = [c for c in checks if not c.passed]
         result.why_not = f"the {stage} gate failed: " + "; ".join(f"{c.name} ({c.detail})" for c in failed)
     elif not promote:
-        result.why_not = f"v{number} is already in {v.stage}; validation never moves a version back"
+        result.why_not = (f"v{number} is already in {v.stage}; validation only promotes a version in "
+                          f"{s.initial_stage}, and never moves one back")
     record = {"at": operations.now(), "by": who, "data": scored.data, "data_md5": scored.data_md5,
               "target": scored.target, "rows": scored.rows, "metrics": dict(scored.metrics),
               "gate": {"stage": stage, "passed": passed,

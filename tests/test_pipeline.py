@@ -309,3 +309,17 @@ def test_validate_bad_input_changes_nothing(workspace, reg, args, message):
     assert result.exit_code == 1
     assert message in result.stderr and result.stderr.count("\n") == 1
     assert snapshot(workspace) == before
+
+
+def test_validate_again_records_without_moving_the_version(workspace, reg):
+    _register(reg, workspace)
+    _card(workspace, "0.60")
+    assert reg(workspace, "validate", "churn", "1").exit_code == 0
+    again = reg(workspace, "validate", "churn", "1")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1].startswith(
+        "Passed; not moved: v1 is already in staging; validation only promotes a version in none, and never "
+        "moves one back (validation recorded, commit ")
+    m = _manifest(workspace, 1)
+    assert m["stage"] == "staging" and [r["promoted"] for r in m["validations"]] == [True, False]
+    assert git(workspace, "log", "-1", "--format=%s").strip() == "reg: validate churn v1"
