@@ -44,3 +44,14 @@ def test_demo_runs_the_whole_lifecycle(isolated_env):
         assert not (isolated_env / "xdg-data" / "reg").exists()
     finally:
         shutil.rmtree(scratch.parent, ignore_errors=True)
+
+
+def test_a_failing_step_stops_the_demo_with_its_command(tmp_path, capsys):
+    from demo.__main__ import Demo, StepFailed
+
+    demo = Demo(tmp_path)
+    demo.repo.mkdir()
+    with pytest.raises(StepFailed) as err:
+        demo.run("git", "log")  # not a git repository yet
+    assert str(err.value) == "`git log` exited 128 (expected 0)"
+    assert "$ git log" in capsys.readouterr().out
