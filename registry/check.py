@@ -587,7 +587,8 @@ def format_markdown(report: Report) -> str:
             metrics: list[str] = []
             for v in comp["candidates"] + ([current] if current else []):
                 metrics += [k for k in v.metrics if k not in metrics]
-            out += ["", f"| metric | {' | '.join(cols)} | {cur_col} | difference |",
+            diff_col = (f"v{comp['candidates'][-1].version} - v{current.version}" if current else "difference")
+            out += ["", f"| metric | {' | '.join(cols)} | {cur_col} | {diff_col} |",
                     "|---|" + "---|" * (len(cols) + 2)]
             for k in metrics:
                 cells = [_cell(v.metrics.get(k)) for v in comp["candidates"]]
