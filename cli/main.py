@@ -120,7 +120,9 @@ def promote(ctx: typer.Context, name: str, version: str, stage: str,
     """Move a version to a stage (none, staging, production, archived)."""
     applied = _reg(ctx).promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push)
     v = applied.result
-    render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}")
+    archived = applied.change.trailers.get("Reg-Archived")
+    note = f"; archived {', '.join('v' + a for a in archived.split(','))}" if archived else ""
+    render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}{note}")
 
 
 @app.command()

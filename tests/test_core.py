@@ -282,6 +282,7 @@ def test_promote_archives_previous_production_in_one_commit(three_versions, reg)
 
     result = reg(root, "promote", "churn", "2", "Production", "--reason", "better recall")
     assert result.exit_code == 0, result.output
+    assert "Promoted churn v2 to production; archived v1" in result.stdout
     assert int(git(root, "rev-list", "--count", "HEAD")) == commits + 1
     assert _manifest(root, "churn", 1)["stage"] == "archived"
     assert _manifest(root, "churn", 2)["stage"] == "production"
