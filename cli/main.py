@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+# Typer 0.28 vendors its own Click; its usage errors are these classes, not the `click` package's.
+from typer._click.exceptions import NoSuchOption, UsageError
 from typer.core import TyperGroup
 
 from registry import Registry
@@ -28,6 +30,16 @@ class RegGroup(TyperGroup):
             ctx.exit(1)
         except (KeyboardInterrupt, BrokenPipeError):
             ctx.exit(130)
+        except UsageError as exc:
+            # A negative number parses as an unknown option; say what it really is.
+            name = getattr(exc, "option_name", "") or ""
+            if isinstance(exc, NoSuchOption) and name[1:].isdigit():
+                typer.echo(f"error: invalid version '{name}': a version is a positive whole number such as 7",
+                           err=True)
+                ctx.exit(1)
+            where = exc.ctx.command_path if exc.ctx else "reg"
+            typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+            ctx.exit(2)
         except Exception as exc:
             if ctx.params.get("debug") or os.environ.get("REG_DEBUG"):
                 raise
