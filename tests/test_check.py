@@ -180,3 +180,34 @@ def test_bad_format_and_unknown_base(churn, reg):
     assert result.exit_code == 1
     assert result.stderr == ("error: unknown revision 'no-such-branch': give a commit, branch or tag that exists "
                              "(in CI, fetch the base branch first)\n")
+
+
+def test_codeowners_from_model_owners(churn, reg):
+    result = reg(churn, "codeowners")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Wrote .github/CODEOWNERS (commit ")
+    text = (churn / ".github/CODEOWNERS").read_text()
+    assert "/models/churn/ ada@example.com\n" in text and "/models/registry.yaml ada@example.com\n" in text
+    assert git(churn, "log", "-1", "--format=%s").strip() == "reg: write .github/CODEOWNERS from model owners"
+    assert git(churn, "status", "--porcelain") == ""
+    # lines a person adds below the marker survive a rewrite
+    (churn / ".github/CODEOWNERS").write_text(text + "/docs/ @docs-team\n")
+    git(churn, "commit", "-qam", "docs owners")
+    card = churn / "models/churn/model.yaml"
+    card.write_text(card.read_text().replace("owners: [ada@example.com]", "owners: [ada@example.com, grace@example.com]"))
+    git(churn, "commit", "-qam", "grace co-owns churn")
+    assert reg(churn, "codeowners").exit_code == 0
+    text = (churn / ".github/CODEOWNERS").read_text()
+    assert "/models/churn/ ada@example.com grace@example.com\n" in text and text.endswith("/docs/ @docs-team\n")
+    assert reg(churn, "check").exit_code == 0
+
+
+def test_ci_template_runs_reg_check_against_the_target_branch():
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parent.parent / "templates/ci/registry-check.yml"
+    workflow = yaml.safe_load(template.read_text())
+    steps = workflow["jobs"]["reg-check"]["steps"]
+    run = "\n".join(s.get("run", "") for s in steps)
+    assert 'reg check --base "origin/${{ github.base_ref }}" --format markdown' in run
+    assert steps[0]["with"]["fetch-depth"] == 0
