@@ -434,6 +434,9 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
     by = f"in {c.sha[:8]} by {c.email}"
     reason = _reason(c.message)
     forced = _trailer(c.message, "Reg-Forced") is not None
+    # `reg rollback` or a plain `git revert` puts back a state that was accepted: judge who, not the gates.
+    rollback = (_trailer(c.message, "Reg-Action") == "rollback"
+                or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
     before = rng.model_at(parent, name)
     card = rng.gate_card(name, parent)
     candidate = version_from_dict(old if old is not None else new, rel)
@@ -443,8 +446,12 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
     move = Move(name, number, old_stage, new_stage, c.sha, c.email, reason, forced=forced)
     report.moves.append(move)
     try:
-        move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email,
-                                         metrics=version_from_dict(new, rel).metrics)
+        if rollback:
+            perms = policy.parse_permissions(name, card)
+            move.checks = [policy.allowed(name, card, new_stage, c.email)] if perms is not None else []
+        else:
+            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email,
+                                             metrics=version_from_dict(new, rel).metrics)
     except CorruptState as exc:
         report.problems.append(Problem(f"models/{name}/model.yaml", str(exc).removeprefix(f"models/{name}/model.yaml: "),
                                        c.sha))

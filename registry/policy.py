@@ -260,6 +260,17 @@ def check_promotion(state, model, version, stage, *, reason, force, actor, metri
     return checks
 
 
+def check_rollback(state, model, version, stage, *, actor) -> list[Check]:
+    """A rollback restores a state that was already accepted, so only the permission is judged: gates such
+    as `from: staging` or `beat_current` would refuse putting back the archived version they guarded."""
+    if actor is None:
+        return []
+    perm = allowed(model.name, _card(model), str(stage).lower(), actor)
+    if not perm.passed:
+        raise PolicyError(f"{perm.detail}; ask an owner, or change permissions in models/{model.name}/model.yaml")
+    return [perm]
+
+
 def forced_summary(checks: list[Check]) -> str:
     """The Reg-Forced trailer: the failed checks an override passed."""
     return "; ".join(f"{c.name} ({c.detail})" for c in checks if not c.passed)

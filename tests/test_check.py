@@ -211,3 +211,12 @@ def test_ci_template_runs_reg_check_against_the_target_branch():
     run = "\n".join(s.get("run", "") for s in steps)
     assert 'reg check --base "origin/${{ github.base_ref }}" --format markdown' in run
     assert steps[0]["with"]["fetch-depth"] == 0
+
+
+def test_git_revert_of_a_promotion_is_a_valid_rollback(churn, reg):
+    assert reg(churn, "promote", "churn", "2", "production", "--reason", "v2 is better").exit_code == 0
+    git(churn, "revert", "--no-edit", "HEAD")
+    # v1 goes back from archived to production: `from: staging` does not apply to putting it back
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 0, result.output
+    assert "move: churn v1 archived -> production in " in result.stdout
