@@ -439,7 +439,7 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
                 or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
     before = rng.model_at(parent, name)
     card = rng.gate_card(name, parent)
-    candidate = version_from_dict(old if old is not None else new, rel)
+    candidate = version_from_dict(new, rel)  # with any validation recorded in this same commit
     candidate.stage = old_stage
     model = ModelState(name, card, dict(before.versions) if before else {})
     state = rng.state(parent) if parent else rng.state(c.sha)
@@ -450,8 +450,7 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
             perms = policy.parse_permissions(name, card)
             move.checks = [policy.allowed(name, card, new_stage, c.email)] if perms is not None else []
         else:
-            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email,
-                                             metrics=version_from_dict(new, rel).metrics)
+            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email)
     except CorruptState as exc:
         report.problems.append(Problem(f"models/{name}/model.yaml", str(exc).removeprefix(f"models/{name}/model.yaml: "),
                                        c.sha))
@@ -536,7 +535,7 @@ def format_text(report: Report) -> str:
 
 def to_json(report: Report) -> dict:
     def ver(v):
-        return None if v is None else {"version": v.version, "stage": v.stage, "metrics": v.metrics}
+        return None if v is None else {"version": v.version, "stage": v.stage, "metrics": policy.effective_metrics(v)}
 
     return {
         "ok": report.ok, "head": report.head, "base": report.base, "commits": report.commits,
@@ -593,14 +592,14 @@ def format_markdown(report: Report) -> str:
             cur_col = f"v{current.version} ({comp['stage']})" if current else f"{comp['stage']}: none"
             metrics: list[str] = []
             for v in comp["candidates"] + ([current] if current else []):
-                metrics += [k for k in v.metrics if k not in metrics]
+                metrics += [k for k in policy.effective_metrics(v) if k not in metrics]
             diff_col = (f"v{comp['candidates'][-1].version} - v{current.version}" if current else "difference")
             out += ["", f"| metric | {' | '.join(cols)} | {cur_col} | {diff_col} |",
                     "|---|" + "---|" * (len(cols) + 2)]
             for k in metrics:
-                cells = [_cell(v.metrics.get(k)) for v in comp["candidates"]]
-                theirs = current.metrics.get(k) if current else None
-                mine = comp["candidates"][-1].metrics.get(k)
+                cells = [_cell(policy.effective_metrics(v).get(k)) for v in comp["candidates"]]
+                theirs = policy.effective_metrics(current).get(k) if current else None
+                mine = policy.effective_metrics(comp["candidates"][-1]).get(k)
                 diff = (f"{mine - theirs:+.4f}" if isinstance(mine, (int, float)) and isinstance(theirs, (int, float))
                         else "-")
                 out.append(f"| {k} | {' | '.join(cells)} | {_cell(theirs)} | {diff} |")
