@@ -118,3 +118,20 @@ def test_new_branch_is_checked_and_install_is_careful(server, reg, tmp_path):
     assert reg(clone, "hook", "install", str(bare), "--force").exit_code == 0
     result = reg(clone, "hook", "install", str(clone))
     assert result.exit_code == 1 and "is not a bare git repository" in result.stderr
+
+
+def test_reg_push_refused_by_the_server_is_taken_back(server, reg, monkeypatch):
+    bare, clone = server
+    card = clone / "models/churn/model.yaml"
+    card.write_text(card.read_text().replace("production: [ada@example.com]", "production: ['*']"))
+    git(clone, "commit", "-qam", "open production")  # local only: the server still says ada only
+    git(clone, "config", "user.email", "bob@example.com")
+    head = git(clone, "rev-parse", "HEAD")
+    result = reg(clone, "promote", "churn", "2", "production", "--reason", "mine", "--push")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the server refused the change, so it was not made: reg check rejected "
+                                    "refs/heads/main")
+    assert "bob@example.com may not move churn to production" in result.stderr
+    assert git(clone, "rev-parse", "HEAD") == head
+    assert git(clone, "status", "--porcelain") == ""
+    assert "churn#production#2" not in git(clone, "tag", "-l")
