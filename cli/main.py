@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+# Typer 0.28 vendors its own Click; its usage errors are these classes, not the `click` package's.
+from typer._click.exceptions import NoSuchOption, UsageError
 from typer.core import TyperGroup
 
 from registry import Registry
 from registry.errors import RegistryError
 
 from . import render
-
-
-# Typer 0.28 vendors click: its exits, aborts and usage errors are its own to render (--help of a sub-group too).
-_CLICK_EXITS = (typer.Exit, typer.Abort,
-                next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"))
 
 
 class RegGroup(TyperGroup):
@@ -33,8 +30,18 @@ class RegGroup(TyperGroup):
             ctx.exit(1)
         except (KeyboardInterrupt, BrokenPipeError):
             ctx.exit(130)
-        except _CLICK_EXITS:
-            raise  # exit codes, --help of a sub-group and usage errors are click's to render
+        except UsageError as exc:
+            # A negative number parses as an unknown option; say what it really is.
+            name = getattr(exc, "option_name", "") or ""
+            if isinstance(exc, NoSuchOption) and name[1:].isdigit():
+                typer.echo(f"error: invalid version '{name}': a version is a positive whole number such as 7",
+                           err=True)
+                ctx.exit(1)
+            where = exc.ctx.command_path if exc.ctx else "reg"
+            typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+            ctx.exit(2)
+        except (typer.Exit, typer.Abort):
+            raise  # exit codes (and --help of a sub-group such as `reg hook`) are click's to render
         except Exception as exc:
             if ctx.params.get("debug") or os.environ.get("REG_DEBUG"):
                 raise
@@ -169,12 +176,14 @@ def promote(ctx: typer.Context, name: str, version: str, stage: str,
             force: bool = typer.Option(False, "--force", help="Override failed gates (needs --reason; recorded)."),
             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Move a version to a stage (none, staging, production, archived)."""
-    applied = (_reg(ctx).proposing() if propose else _reg(ctx)).promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push,
-                                force=force)
+    reg = _reg(ctx).proposing() if propose else _reg(ctx)
+    applied = reg.promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push, force=force)
     if propose:
         return _proposal(applied, as_json)
     v = applied.result
-    render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}")
+    archived = applied.change.trailers.get("Reg-Archived")
+    note = f"; archived {', '.join('v' + a for a in archived.split(','))}" if archived else ""
+    render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}{note}")
 
 
 @app.command()

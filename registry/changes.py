@@ -223,6 +223,8 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
             if ok:
                 _remove_dirs(root, cs.stale_dirs)
                 return Applied(commit, [t.name for t in cs.tags], True, cs)
+            if "hook declined" in output:
+                _refused_by_server(root, cs, commit, output)
             if "rejected" not in output and "fetch first" not in output and "non-fast-forward" not in output:
                 last = [ln for ln in output.strip().splitlines() if ln.strip()]
                 raise GitError(f"push to {remote} failed ({last[-1] if last else 'no output'}); the change is "
@@ -247,6 +249,18 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
             commit = _commit_or_cleanup(root, cs)
         raise StateError(f"push to {remote} was rejected {PUSH_ATTEMPTS} times; the change is committed locally "
                          f"as {commit[:12]}: pull and push it yourself")
+
+
+def _refused_by_server(root: Path, cs: ChangeSet, commit: str, output: str) -> None:
+    """The server's hook (`reg hook install`) judged the change and refused it: take the local commit back,
+    since it could never be pushed, and say what the server said."""
+    said = [ln[len("remote:"):].strip() for ln in output.splitlines() if ln.startswith("remote:")]
+    said = [ln for ln in said if ln and not ln.startswith("Fix these")]
+    parent = git.run(["rev-parse", f"{commit}^"], root).strip()
+    _undo_local(root, cs, commit, parent)
+    from .errors import PolicyError
+
+    raise PolicyError(f"the server refused the change, so it was not made: {' '.join(said) or 'pre-receive hook declined'}")
 
 
 def _build(root: Path, build, state: RegistryState) -> ChangeSet:

@@ -434,17 +434,23 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
     by = f"in {c.sha[:8]} by {c.email}"
     reason = _reason(c.message)
     forced = _trailer(c.message, "Reg-Forced") is not None
+    # `reg rollback` or a plain `git revert` puts back a state that was accepted: judge who, not the gates.
+    rollback = (_trailer(c.message, "Reg-Action") == "rollback"
+                or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
     before = rng.model_at(parent, name)
     card = rng.gate_card(name, parent)
-    candidate = version_from_dict(old if old is not None else new, rel)
+    candidate = version_from_dict(new, rel)  # with any validation recorded in this same commit
     candidate.stage = old_stage
     model = ModelState(name, card, dict(before.versions) if before else {})
     state = rng.state(parent) if parent else rng.state(c.sha)
     move = Move(name, number, old_stage, new_stage, c.sha, c.email, reason, forced=forced)
     report.moves.append(move)
     try:
-        move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email,
-                                         metrics=version_from_dict(new, rel).metrics)
+        if rollback:
+            perms = policy.parse_permissions(name, card)
+            move.checks = [policy.allowed(name, card, new_stage, c.email)] if perms is not None else []
+        else:
+            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email)
     except CorruptState as exc:
         report.problems.append(Problem(f"models/{name}/model.yaml", str(exc).removeprefix(f"models/{name}/model.yaml: "),
                                        c.sha))
@@ -529,7 +535,7 @@ def format_text(report: Report) -> str:
 
 def to_json(report: Report) -> dict:
     def ver(v):
-        return None if v is None else {"version": v.version, "stage": v.stage, "metrics": v.metrics}
+        return None if v is None else {"version": v.version, "stage": v.stage, "metrics": policy.effective_metrics(v)}
 
     return {
         "ok": report.ok, "head": report.head, "base": report.base, "commits": report.commits,
@@ -586,13 +592,14 @@ def format_markdown(report: Report) -> str:
             cur_col = f"v{current.version} ({comp['stage']})" if current else f"{comp['stage']}: none"
             metrics: list[str] = []
             for v in comp["candidates"] + ([current] if current else []):
-                metrics += [k for k in v.metrics if k not in metrics]
-            out += ["", f"| metric | {' | '.join(cols)} | {cur_col} | difference |",
+                metrics += [k for k in policy.effective_metrics(v) if k not in metrics]
+            diff_col = (f"v{comp['candidates'][-1].version} - v{current.version}" if current else "difference")
+            out += ["", f"| metric | {' | '.join(cols)} | {cur_col} | {diff_col} |",
                     "|---|" + "---|" * (len(cols) + 2)]
             for k in metrics:
-                cells = [_cell(v.metrics.get(k)) for v in comp["candidates"]]
-                theirs = current.metrics.get(k) if current else None
-                mine = comp["candidates"][-1].metrics.get(k)
+                cells = [_cell(policy.effective_metrics(v).get(k)) for v in comp["candidates"]]
+                theirs = policy.effective_metrics(current).get(k) if current else None
+                mine = policy.effective_metrics(comp["candidates"][-1]).get(k)
                 diff = (f"{mine - theirs:+.4f}" if isinstance(mine, (int, float)) and isinstance(theirs, (int, float))
                         else "-")
                 out.append(f"| {k} | {' | '.join(cells)} | {_cell(theirs)} | {diff} |")

@@ -185,7 +185,10 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
         raise UsageError(f"{name} v{number} is already in {stage}; nothing to change")
     exclusive = stage in s.exclusive_stages
     who = actor(state.root)
-    checks = policy.check_promotion(state, model, v, stage, reason=reason, force=force, actor=who)
+    if action == "rollback":
+        checks = policy.check_rollback(state, model, v, stage, actor=who)
+    else:
+        checks = policy.check_promotion(state, model, v, stage, reason=reason, force=force, actor=who)
     failed = [c for c in checks if not c.passed]
     if not reason and exclusive:
         reason = NO_REASON

@@ -162,6 +162,17 @@ def _value(metrics: dict, name: str):
     return v
 
 
+def effective_metrics(version) -> dict:
+    """What gates judge when no fresh scores are given: the registered metrics, overlaid with those of the
+    latest `reg validate` record (the newer evidence, on the holdout set)."""
+    out = dict(version.metrics or {})
+    for record in reversed(getattr(version, "validations", None) or []):
+        if isinstance(record, dict) and isinstance(record.get("metrics"), dict):
+            out.update(record["metrics"])
+            break
+    return out
+
+
 def allowed(model_name: str, card, stage: str, actor: str | None) -> Check:
     perms = parse_permissions(model_name, card)
     who = email_of(actor)
@@ -198,7 +209,7 @@ def gate_checks(state, model, version, stage, *, reason=None, actor=None, metric
     gate = gates_for(model, stage, stages)
     if gate is None:
         return checks
-    values = dict(version.metrics if metrics is None else metrics)
+    values = dict(effective_metrics(version) if metrics is None else metrics)
     label = f"v{version.version}"
     for name, (op, threshold, written) in gate.metrics.items():
         value = _value(values, name)
@@ -219,7 +230,7 @@ def gate_checks(state, model, version, stage, *, reason=None, actor=None, metric
             if holder is None:
                 checks.append(Check(cname, True, f"no version is in {stage} yet"))
                 continue
-            mine, theirs = _value(values, name), _value(holder.metrics, name)
+            mine, theirs = _value(values, name), _value(effective_metrics(holder), name)
             if theirs is None:
                 checks.append(Check(cname, True, f"v{holder.version} in {stage} has no {name}"))
             elif mine is None:
@@ -258,6 +269,17 @@ def check_promotion(state, model, version, stage, *, reason, force, actor, metri
                           f"{describe(checks)}\n"
                           "Fix the model, or override with --force --reason TEXT (recorded in the commit and manifest).")
     return checks
+
+
+def check_rollback(state, model, version, stage, *, actor) -> list[Check]:
+    """A rollback restores a state that was already accepted, so only the permission is judged: gates such
+    as `from: staging` or `beat_current` would refuse putting back the archived version they guarded."""
+    if actor is None:
+        return []
+    perm = allowed(model.name, _card(model), str(stage).lower(), actor)
+    if not perm.passed:
+        raise PolicyError(f"{perm.detail}; ask an owner, or change permissions in models/{model.name}/model.yaml")
+    return [perm]
 
 
 def forced_summary(checks: list[Check]) -> str:

@@ -282,6 +282,7 @@ def test_promote_archives_previous_production_in_one_commit(three_versions, reg)
 
     result = reg(root, "promote", "churn", "2", "Production", "--reason", "better recall")
     assert result.exit_code == 0, result.output
+    assert "Promoted churn v2 to production; archived v1" in result.stdout
     assert int(git(root, "rev-list", "--count", "HEAD")) == commits + 1
     assert _manifest(root, "churn", 1)["stage"] == "archived"
     assert _manifest(root, "churn", 2)["stage"] == "production"
@@ -334,9 +335,18 @@ def test_promote_bad_input_changes_nothing(three_versions, reg, args, message):
 
 def test_promote_negative_version_is_refused(three_versions, reg):
     before = snapshot(three_versions)
-    result = reg(three_versions, "promote", "churn", "--", "-1", "production")
-    assert result.exit_code != 0 and "invalid version '-1'" in result.stderr
+    for args in (["churn", "--", "-1", "production"], ["churn", "-1", "production"]):
+        result = reg(three_versions, "promote", *args)
+        assert result.exit_code == 1 and "error: invalid version '-1'" in result.stderr
+        assert "Traceback" not in result.output
     assert snapshot(three_versions) == before
+
+
+def test_usage_errors_are_one_line_without_traceback(three_versions, reg):
+    result = reg(three_versions, "promote", "churn", "2", "staging", "--bogus")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "No such option: --bogus" in result.stderr and "promote --help" in result.stderr
 
 
 def test_mutations_refuse_dirty_registry_paths(three_versions, reg):

@@ -159,3 +159,14 @@ def test_gate_checks_api_with_fresh_metrics(gated):
     with pytest.raises(policy.PolicyError) as info:
         policy.check_promotion(state, model, v2, "staging", reason=None, force=False, actor="ada@example.com")
     assert "FAIL roc_auc >= 0.80: roc_auc = 0.7712, needs >= 0.80" in str(info.value)
+
+
+def test_gates_judge_the_latest_validation_when_there_is_one(gated, reg):
+    # v2 trained poorly, but its latest `reg validate` record scored well on the holdout set
+    path = gated / "models/churn/2/manifest.yaml"
+    path.write_text(path.read_text() + "validations:\n  - at: '2026-11-25T10:00:00Z'\n"
+                                       "    metrics: {roc_auc: 0.86, log_loss: 0.33}\n")
+    git(gated, "commit", "-qam", "validated")
+    result = reg(gated, "promote", "churn", "2", "staging")
+    assert result.exit_code == 0, result.output
+    assert reg(gated, "check", "--base", "HEAD~2").exit_code == 0

@@ -1,0 +1,111 @@
+"""`--propose` (issue 5 item 1): the change lands on a new pushed branch; the user's branch, working tree
+and index stay exactly as they were."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from registry.propose import compare_url
+
+from .conftest import git, snapshot
+
+
+@pytest.fixture
+def origin(tmp_path, registry, reg, artifact):
+    assert reg(registry, "register", "churn", str(artifact)).exit_code == 0
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(registry, "remote", "add", "origin", str(bare))
+    git(registry, "push", "-q", "origin", "main")
+    return bare
+
+
+def test_propose_promotion_leaves_the_current_branch_alone(registry, origin, reg):
+    # the user is mid-work: a staged file, an unstaged edit, an untracked file
+    (registry / "staged.txt").write_text("staged\n")
+    git(registry, "add", "staged.txt")
+    (registry / "README.md").write_text("edited\n")
+    (registry / "scratch.txt").write_text("untracked\n")
+    before = snapshot(registry)
+    head = git(registry, "rev-parse", "HEAD")
+    result = reg(registry, "promote", "churn", "1", "production", "--reason", "ready", "--propose")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Proposed on branch reg/churn-v1-production (commit ")
+    assert "your branch main is unchanged" in result.stdout
+    assert f"Open a pull request from reg/churn-v1-production into main on {origin}." in result.stdout
+    assert "Title: reg: promote churn v1 to production" in result.stdout
+    assert "Reason: ready" in result.stdout
+    assert snapshot(registry) == before
+    assert git(registry, "rev-parse", "HEAD") == head
+    assert git(registry, "symbolic-ref", "--short", "HEAD").strip() == "main"
+    assert git(registry, "worktree", "list").count("\n") == 1
+    # the branch on the remote holds exactly the promotion, on top of main
+    assert git(origin, "rev-parse", "reg/churn-v1-production^") == head
+    shown = yaml.safe_load(git(origin, "show", "reg/churn-v1-production:models/churn/1/manifest.yaml"))
+    assert shown["stage"] == "production"
+    assert "production.dvc" in git(origin, "ls-tree", "--name-only", "reg/churn-v1-production", "models/churn/")
+    assert "churn#production" not in git(registry, "tag", "-l")  # proposals make no tags
+    # merging the proposal makes a registry that passes reg check
+    git(registry, "stash", "-u")
+    git(registry, "merge", "-q", "--ff-only", "reg/churn-v1-production")
+    assert reg(registry, "check", "--base", head.strip()).exit_code == 0
+
+
+def test_propose_register_alias_and_delete(registry, origin, reg, artifact):
+    (artifact / "model.txt").write_text("tree\nv2\n")
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(artifact), "--propose", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["branch"] == "reg/churn-v2-register" and out["base"] == "main" and out["url"] is None
+    assert snapshot(registry) == before
+    assert not (registry / "models/churn/2").exists()
+    assert "models/churn/2/model.dvc" in git(origin, "ls-tree", "-r", "--name-only", "reg/churn-v2-register")
+    result = reg(registry, "alias", "churn", "1", "champion", "--propose")
+    assert result.exit_code == 0, result.output
+    assert "reg/churn-v1-champion" in result.stdout
+    result = reg(registry, "delete", "churn", "1", "--reason", "leaked data", "--propose")
+    assert result.exit_code == 0, result.output
+    assert "reg/churn-v1-delete" in result.stdout
+    assert set(git(origin, "branch", "--format=%(refname:short)").split()) == {
+        "main", "reg/churn-v2-register", "reg/churn-v1-champion", "reg/churn-v1-delete"}
+    assert snapshot(registry) == before
+    # the same proposal twice is refused clearly
+    result = reg(registry, "alias", "churn", "1", "champion", "--propose")
+    assert result.exit_code == 1
+    assert "branch reg/churn-v1-champion already exists" in result.stderr
+
+
+def test_propose_needs_a_remote_and_respects_permissions(registry, reg, artifact):
+    assert reg(registry, "register", "churn", str(artifact)).exit_code == 0
+    before = snapshot(registry)
+    result = reg(registry, "promote", "churn", "1", "staging", "--propose")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: --propose pushes a branch to the git remote 'origin', which is not configured; "
+                             "add it with `git remote add origin URL`\n")
+    assert snapshot(registry) == before
+    bare = registry.parent / "o.git"
+    git(registry.parent, "init", "-q", "--bare", str(bare))
+    git(registry, "remote", "add", "origin", str(bare))
+    card = registry / "models/churn/model.yaml"
+    card.write_text(card.read_text() + "permissions:\n  production: [grace@example.com]\n")
+    git(registry, "commit", "-qam", "permissions")
+    before = snapshot(registry)
+    result = reg(registry, "promote", "churn", "1", "production", "--propose")
+    assert result.exit_code == 1 and "ada@example.com may not move churn to production" in result.stderr
+    assert snapshot(registry) == before
+    assert git(bare, "branch") == ""
+
+
+@pytest.mark.parametrize("url, link", [
+    ("git@github.com:acme/models.git", "https://github.com/acme/models/compare/main...reg/churn-v7-production?expand=1"),
+    ("https://github.com/acme/models", "https://github.com/acme/models/compare/main...reg/churn-v7-production?expand=1"),
+    ("ssh://git@gitlab.example.com:2222/ml/models.git",
+     "https://gitlab.example.com/ml/models/-/merge_requests/new?merge_request%5Bsource_branch%5D="
+     "reg/churn-v7-production&merge_request%5Btarget_branch%5D=main"),
+    ("/srv/git/models.git", None),
+])
+def test_compare_links(url, link):
+    assert compare_url(url, "main", "reg/churn-v7-production") == link
