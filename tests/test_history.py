@@ -369,3 +369,29 @@ def test_merged_pull_request_reads_correctly_and_at_answers_from_the_merge(promo
     assert stages(root) == {1: "archived", 2: "archived", 3: "production"}
     assert_pointer(root, "production", 3)
     assert_pointer(root, "champion", 2)  # the alias moved in its own commit, so it stays
+
+
+def test_rollback_refuses_to_put_a_deleted_version_back(registered, reg, clock):
+    root = registered
+    clock(T[1])
+    ok(reg(root, "promote", "churn", "1", "production", "--reason", "first"))
+    ok(reg(root, "promote", "churn", "2", "production", "--reason", "second"))
+    ok(reg(root, "delete", "churn", "1", "--reason", "trained on leaked data"))
+    before = snapshot(root)
+    result = reg(root, "rollback", "churn")
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "v1 was deleted" in result.stderr
+    assert snapshot(root) == before
+
+
+def test_hand_edit_that_passed_review_is_in_history(registered, reg, clock):
+    root = registered
+    path = root / "models/churn/2/manifest.yaml"
+    path.write_text(path.read_text().replace("stage: none", "stage: staging").replace("description: ''",
+                                                                                     "description: hand-tuned"))
+    clock(T[2])
+    git(root, "commit", "-qam", "Stage churn v2 for the A/B test")
+    events = [e for e in history(reg, root, "churn") if e["time"] == "2026-11-02T10:00:00Z"]
+    assert {(e["action"], e["version"], e["from_stage"], e["to_stage"]) for e in events} == {
+        ("promote", 2, "none", "staging"), ("annotate", 2, None, None)}
+    assert all(e["reason"] == "Stage churn v2 for the A/B test" and e["actor"] == ADA for e in events)
