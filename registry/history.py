@@ -25,7 +25,7 @@ from .manifest import ModelVersion, version_from_dict
 from .state import ParseCache
 
 NO_REASON = "(none given)"
-ACTIONS = ("register", "promote", "archive", "alias", "annotate", "delete", "rollback")
+ACTIONS = ("register", "promote", "archive", "alias", "annotate", "delete", "rollback", "validate")
 _MANIFEST_RE = re.compile(r"models/([^/]+)/(\d+)/manifest\.yaml")
 _CARD_RE = re.compile(r"models/([^/]+)/model\.yaml")
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
@@ -372,6 +372,10 @@ def _from_diff(c: Commit, blobs: Blobs, archive_stage: str) -> list[Event]:
                              detail=f"@{a} removed from v{number}", **ev))
         if (old.description, old.tags) != (new.description, new.tags):
             out.append(Event(action="annotate", from_stage=None, to_stage=None, detail="description/tags", **ev))
+        if len(new.validations or []) > len(old.validations or []):
+            latest = new.validations[-1] if isinstance(new.validations[-1], dict) else {}
+            scores = ", ".join(f"{k}={v}" for k, v in (latest.get("metrics") or {}).items())
+            out.append(Event(action="validate", from_stage=None, to_stage=None, detail=scores, **ev))
     # A promotion first, then the versions it archived, as `reg` writes them.
     out.sort(key=lambda e: e.action == "archive")
     return out

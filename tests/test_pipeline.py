@@ -282,6 +282,9 @@ def test_validate_failing_gate_records_and_exits_3(workspace, reg):
     assert git(workspace, "log", "-1", "--format=%s").strip() == "reg: validate churn v1"
     assert git(workspace, "tag", "--points-at", "HEAD") == ""
     assert not (workspace / "models/churn/staging.dvc").exists()
+    events = json.loads(reg(workspace, "history", "churn", "--json").stdout)
+    assert events[0]["action"] == "validate" and events[0]["version"] == 1
+    assert f"roc_auc={auc}" in events[0]["detail"]
 
 
 def test_validate_with_data_option_and_json(workspace, reg, tmp_path):
