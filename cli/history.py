@@ -1,4 +1,66 @@
-"""`reg` commands for this area; they register themselves on the app in cli/main.py."""
+"""`reg history` and `reg rollback`, and the "who put it there" answer of `reg show --at/--rev`."""
 from __future__ import annotations
 
-from .main import app  # noqa: F401
+from typing import Optional
+
+import typer
+
+from . import render
+from .main import JsonOpt, PushOpt, _reg, app
+
+
+@app.command()
+def history(ctx: typer.Context, model: Optional[str] = typer.Argument(None, help="Only this model."),
+            stage: Optional[str] = typer.Option(None, "--stage", help="Only events into or out of this stage."),
+            since: Optional[str] = typer.Option(None, "--since", help="Only events at or after this date "
+                                                                      "(2026-11-01 or 2026-11-01T12:00, UTC)."),
+            as_json: bool = JsonOpt):
+    """Every registry event, newest first: when, who, what, which version, stages, reason, commit, tag."""
+    events = _reg(ctx).history(model, stage=stage, since=since)
+    if as_json:
+        render._json([e.to_dict() for e in events])
+        return
+    if not events:
+        typer.echo("No registry events" + (f" for {model}" if model else "") + ".")
+        return
+    rows = []
+    for e in events:
+        what = e.detail if e.action in ("alias", "annotate") and e.detail else ""
+        rows.append([e.time, e.actor, e.action, *([] if model else [e.model]), render._v(e.version),
+                     e.from_stage or "-", e.to_stage or what or "-", e.reason or "-", e.commit[:8], e.tag or "-"])
+    render._table(None, ["time", "actor", "action", *([] if model else ["model"]), "version", "from", "to",
+                         "reason", "commit", "tag"], rows)
+
+
+@app.command()
+def rollback(ctx: typer.Context, name: str,
+             stage: str = typer.Option("production", "--stage", help="The stage to roll back."),
+             reason: Optional[str] = typer.Option(None, "--reason", help="Why: goes into the commit and the tag."),
+             to: Optional[str] = typer.Option(None, "--to", help="Put this version back instead of the previous one."),
+             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Undo the last change of a model's stage (a computed `git revert` plus a new stage tag)."""
+    applied = _reg(ctx).rollback(name, stage, reason=reason, to=to, push=push)
+    r = applied.result
+    if as_json:
+        render._json({**r.to_dict(), "commit": applied.commit, "tags": applied.tags, "pushed": applied.pushed})
+        return
+    render.applied(applied, False, applied.change.subject)
+
+
+def show_at(reg, state, ref: str, v, as_json: bool) -> None:
+    """One version as it was at `state.rev`, with the event that put it there."""
+    from registry import refs
+
+    r = refs.parse_ref(ref, state.settings.stages)
+    ev = reg.placed_by(v, stage=r.value if r.kind == "stage" else None,
+                       alias=r.value if r.kind == "alias" else None, rev=state.rev)
+    if as_json:
+        render._json({**v.to_dict(), "at_commit": state.rev, "placed_by": ev.to_dict() if ev else None})
+        return
+    render.version(v, False)
+    where = f"in {r.value}" if r.kind == "stage" else (f"as @{r.value}" if r.kind == "alias" else "registered")
+    if ev is None:
+        typer.echo(f"# at commit {state.rev[:8]}; no registry event found that put v{v.version} {where}")
+        return
+    typer.echo(f"# at commit {state.rev[:8]}: v{v.version} {where} since {ev.time}, by {ev.actor} "
+               f"({ev.action}, commit {ev.commit[:8]}{', tag ' + ev.tag if ev.tag else ''}); reason: {ev.reason}")

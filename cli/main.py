@@ -119,13 +119,20 @@ def list_(ctx: typer.Context, as_json: bool = JsonOpt):
 @app.command()
 def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7, churn/production, churn@champion"),
          deleted: bool = typer.Option(False, "--deleted", help="Include deleted versions."),
+         at: Optional[str] = typer.Option(None, "--at", help="As it was at this time (2026-11-01T12:00, UTC)."),
+         rev: Optional[str] = typer.Option(None, "--rev", help="As it was at this git revision."),
          as_json: bool = JsonOpt):
     """A model's versions (`reg show churn`) or one version whole (`reg show churn/7`)."""
-    state = _reg(ctx).state()
+    reg = _reg(ctx)
+    state = reg.state_at(at, rev) if (at or rev) else reg.state()
     bare = ref.removeprefix("models:/")
     if "/" not in bare and "@" not in bare:
         m = state.model(bare)
         render.versions(state, m, deleted, as_json)
+    elif at or rev:
+        from . import history
+
+        history.show_at(reg, state, ref, state.resolve(ref), as_json)
     else:
         render.version(state.resolve(ref), as_json)
 

@@ -95,5 +95,53 @@ class Registry:
             raise UsageError("a deletion needs a reason: pass --reason TEXT")
         return self._apply(lambda s: operations.delete(s, name, number, reason=reason, force=force), push)
 
+    # -- history and rollback (registry/history.py, registry/rollback.py) ---------------------------
+    def history(self, model: str | None = None, *, stage: str | None = None, since=None,
+                rev: str = "HEAD") -> list:
+        """Registry events newest first (see `history.Event`); `since` is a datetime or a date string."""
+        from . import history
+
+        state = self.state()
+        if model is not None and model not in state.model_names():
+            state.model(model)  # raises the precise error (invalid name, or unknown with the known ones)
+        if stage is not None:
+            stage = refs.normalize_stage(stage, state.settings.stages)
+        if isinstance(since, str):
+            since = history.parse_time(since, "--since date")
+        return history.events(self.root, model, stage=stage, since=since, rev=rev,
+                              archive_stage=state.settings.archive_stage)
+
+    def rollback(self, name: str, stage: str = "production", *, reason: str | None = None,
+                 to: int | str | None = None, push: bool | None = None) -> Applied:
+        from . import rollback
+
+        number = refs.parse_version(to) if to is not None else None
+        return self._apply(lambda s: rollback.rollback(s, name, stage, reason=reason, to=number), push)
+
+    def state_at(self, when=None, rev: str | None = None) -> RegistryState:
+        """The registry as it was at a time (the last commit of this branch's first-parent history at or
+        before it) or at a revision. `state.rev` is the commit read."""
+        from . import history
+
+        if when is not None:
+            t = history.parse_time(when, "--at time") if isinstance(when, str) else when
+            commit = history.commit_at(self.root, t)
+            if commit is None or not git.ok(["cat-file", "-e", f"{commit}:models/registry.yaml"], self.root):
+                raise UsageError(f"the registry did not exist yet at {t.strftime('%Y-%m-%dT%H:%M:%SZ')}; "
+                                 "give a later time (see `reg history`)")
+        else:
+            commit = git.run(["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], self.root, check=False).strip()
+            if not commit:
+                raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
+        return read_state(self.root, commit)
+
+    def placed_by(self, v: ModelVersion, *, stage: str | None = None, alias: str | None = None,
+                  rev: str = "HEAD"):
+        """The history event that put version `v` into `stage` (or under `alias`, or registered it)."""
+        from . import history
+
+        return history.placed(self.root, v.model, v.version, stage=stage, alias=alias, rev=rev,
+                              archive_stage=self.state().settings.archive_stage)
+
 
 __all__ = ["Registry", "Applied", "ChangeSet", "settings_mod"]

@@ -1,0 +1,446 @@
+"""The audit trail: registry events derived from what commits changed in the manifests.
+
+One `git log` reads every commit's message. Commits made by `reg` carry `Reg-*` trailers that explain
+them without a diff (the fast path). Every other commit (a plain `git revert`, a squash merge, a reviewed
+hand edit, a rollback) is diffed against its parent in one `git diff-tree --stdin`, and the manifests on
+both sides are read in one `git cat-file --batch` (through the parsed-manifest cache) and compared: stage,
+aliases, deleted, description and tags. So history made with plain git is as complete as history made
+with `reg`.
+
+Also here: parsing a user's date, and finding the commit that was current at a time (`--at`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from . import git, yamlio
+from .errors import CorruptState, UsageError
+from .manifest import ModelVersion, version_from_dict
+from .state import ParseCache
+
+NO_REASON = "(none given)"
+ACTIONS = ("register", "promote", "archive", "alias", "annotate", "delete", "rollback")
+_MANIFEST_RE = re.compile(r"models/([^/]+)/(\d+)/manifest\.yaml")
+_CARD_RE = re.compile(r"models/([^/]+)/model\.yaml")
+_TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
+_REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+_REASON_RE = re.compile(r"^Reason:[ \t]*(.+)$", re.M)
+
+
+@dataclass
+class Event:
+    time: str  # when the commit was made (committer date, UTC)
+    actor: str  # who made the change (the commit's author)
+    action: str  # one of ACTIONS
+    model: str
+    version: int | None
+    from_stage: str | None
+    to_stage: str | None
+    reason: str | None
+    commit: str
+    tag: str | None = None
+    alias: str | None = None
+    detail: str = ""
+    subject: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Change:
+    path: str
+    old: str | None  # blob id before, None when added
+    new: str | None  # blob id after, None when removed
+
+
+@dataclass
+class Commit:
+    sha: str
+    parents: list[str]
+    actor: str
+    time: str
+    message: str
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0].strip()
+
+    @cached_property
+    def trailers(self) -> dict[str, str]:
+        if "Reg-" not in self.message:
+            return {}
+        return {k: v.strip() for k, v in _TRAILER_RE.findall(self.message)}
+
+    @cached_property
+    def reverts(self) -> list[str]:
+        """Commits this one undoes: `git revert`'s line, or the trailer of `reg rollback`."""
+        found = _REVERTS_RE.findall(self.message) if "This reverts commit" in self.message else []
+        if self.trailers.get("Reg-Reverts"):
+            found.append(self.trailers["Reg-Reverts"])
+        return found
+
+    @property
+    def reason(self) -> str | None:
+        t = self.trailers
+        if t.get("Reg-Reason"):
+            return t["Reg-Reason"]
+        m = _REASON_RE.search(self.message)
+        return m.group(1).strip() if m else None
+
+
+# -- dates -----------------------------------------------------------------------------------------
+
+def parse_time(text: str, what: str = "time") -> dt.datetime:
+    """A date or date-time as people write it (ISO 8601; no zone means UTC) -> aware UTC datetime."""
+    raw = str(text).strip()
+    value = raw.replace(" ", "T", 1) if re.match(r"\d{4}-\d\d-\d\d \d", raw) else raw
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"cannot read {what} {raw!r}: write it as 2026-11-01, 2026-11-01T12:00 or "
+                         "2026-11-01T12:00:00+02:00 (no zone means UTC)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def commit_at(root: Path, when: dt.datetime, rev: str = "HEAD") -> str | None:
+    """The last commit of `rev`'s first-parent history made at or before `when` (what was checked out then)."""
+    out = git.run(["rev-list", "--first-parent", "-1", f"--before={int(when.timestamp())}", rev, "--"], root,
+                  check=False)
+    return out.strip() or None
+
+
+# -- reading the log -------------------------------------------------------------------------------
+
+def _pathspecs(model: str | None) -> list[str]:
+    m = model or "*"
+    return [f"models/{m}/*/manifest.yaml", f"models/{m}/model.yaml"]
+
+
+FAST_ACTIONS = ("register", "promote", "archive", "alias", "unalias", "annotate", "delete")
+
+
+def _fast(c: Commit) -> bool:
+    """A commit `reg` made, whose trailers say all it changed (so its diff need not be read)."""
+    t = c.trailers
+    return (len(c.parents) <= 1 and t.get("Reg-Action") in FAST_ACTIONS and bool(t.get("Reg-Model"))
+            and not c.reverts and (t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") == "annotate"))
+
+
+def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.datetime | None = None,
+        with_changes: bool = False) -> list[Commit]:
+    """Commits of `rev` (newest first) that changed a manifest or model card (of `model`).
+
+    One `git log` reads every commit's message; only commits whose trailers do not explain them (plain
+    git, rollbacks) are diffed, in one `git diff-tree --stdin`. Diffing is the cost at scale: a model
+    folder of ten thousand versions is a large tree to compare per commit."""
+    if git.head(root) is None:
+        return []
+    args = ["log", "-z", "--no-color", "--date-order", "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+            "--format=%x1e%H%x1f%P%x1f%an <%ae>%x1f%cd%x1f%B"]
+    if since is not None:
+        args.append(f"--since={int(since.timestamp())}")
+    # One pipe only (stderr discarded) lets Python read the output in one go, without a select loop.
+    proc = subprocess.run(["git", *args, rev, "--"], cwd=str(root), stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"})
+    if proc.returncode != 0:
+        raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
+    commits = []
+    for record in proc.stdout.decode("utf-8", "replace").split("\x1e")[1:]:
+        parts = record.split("\x1f")
+        if len(parts) < 5:
+            continue
+        sha, parents, actor, when, message = parts[:5]
+        commits.append(Commit(sha, parents.split(), actor, when, message.strip("\0").strip()))
+    fast = {c.sha for c in commits if not with_changes and _fast(c)}
+    diffed = {c.sha for c in commits if c.sha not in fast and len(c.parents) <= 1}
+    if diffed:
+        _fill_changes(root, [c for c in commits if c.sha in diffed], model)
+    out = []
+    for c in commits:
+        if c.sha in fast:
+            if model is None or c.trailers.get("Reg-Model") == model:
+                out.append(c)
+        elif c.changes:
+            out.append(c)
+    return out
+
+
+def _fill_changes(root: Path, commits: list[Commit], model: str | None) -> None:
+    by_sha = {c.sha: c for c in commits}
+    proc = subprocess.run(["git", "diff-tree", "--stdin", "--root", "-r", "-z", "--raw", "--no-abbrev",
+                           "--no-renames", "--", *_pathspecs(model)], cwd=str(root),
+                          input="\n".join(by_sha) + "\n", capture_output=True, text=True)
+    tokens = proc.stdout.split("\0")
+    current = None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].strip("\n")
+        if tok.startswith(":") and i + 1 < len(tokens) and current is not None:
+            meta = tok[1:].split()
+            old, new = meta[2], meta[3]
+            current.changes.append(Change(tokens[i + 1], None if set(old) == {"0"} else old,
+                                          None if set(new) == {"0"} else new))
+            i += 2
+            continue
+        if tok in by_sha:
+            current = by_sha[tok]
+        i += 1
+
+
+def changes_of(root: Path, c: Commit, model: str | None = None) -> list[Change]:
+    if not c.changes:
+        _fill_changes(root, [c], model)
+    return c.changes
+
+
+def tags_by_commit(root: Path) -> dict[str, list[str]]:
+    out = git.run(["for-each-ref", "--format=%(objectname) %(*objectname) %(refname:strip=2)", "refs/tags"], root)
+    found: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        parts = line.split(" ")
+        if len(parts) != 3:
+            continue
+        obj, peeled, name = parts
+        found.setdefault(peeled or obj, []).append(name)
+    return found
+
+
+class Blobs:
+    """Parsed manifests by blob id: the shared parse cache first, then one `git cat-file --batch`."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.cache = ParseCache(root)
+        self.parsed: dict[str, dict] = {}
+
+    def load(self, wanted: dict[str, str]) -> None:
+        """wanted: blob id -> path (for messages)."""
+        table = self.cache._table("blobs")
+        missing = []
+        for sha in wanted:
+            if sha in self.parsed:
+                continue
+            if sha in table:
+                self.parsed[sha] = table[sha]
+            else:
+                missing.append(sha)
+        if missing:
+            proc = subprocess.run(["git", "cat-file", "--batch"], cwd=str(self.root),
+                                  input=("\n".join(missing) + "\n").encode(), capture_output=True)
+            data, pos = proc.stdout, 0
+            for sha in missing:
+                nl = data.index(b"\n", pos)
+                header = data[pos:nl].split()
+                pos = nl + 1
+                if len(header) < 3 or header[1] == b"missing":
+                    continue
+                size = int(header[2])
+                text = data[pos:pos + size].decode("utf-8", "replace")
+                pos += size + 1
+                try:
+                    parsed = yamlio.parse(text, wanted[sha])
+                except CorruptState:
+                    parsed = {}
+                self.parsed[sha] = parsed
+                table[sha] = parsed
+            self.cache._dirty.add("blobs")
+            self.cache.save()
+
+    def version(self, sha: str | None, path: str) -> ModelVersion | None:
+        if sha is None:
+            return None
+        data = self.parsed.get(sha)
+        if not data:
+            return None
+        try:
+            return version_from_dict(data, path)
+        except CorruptState:
+            return None
+
+    def get(self, sha: str | None) -> dict | None:
+        return None if sha is None else self.parsed.get(sha)
+
+
+# -- explaining a commit ---------------------------------------------------------------------------
+
+def _trailer_paths(t: dict[str, str]) -> set[str] | None:
+    """Manifests a `reg`-made commit changes, by its trailers; None when the trailers do not say."""
+    model, action = t.get("Reg-Model"), t.get("Reg-Action")
+    version = t.get("Reg-Version")
+    if action not in ("register", "promote", "archive", "alias", "unalias", "annotate", "delete") or not model:
+        return None
+    if version is None:
+        return set() if action == "annotate" else None
+    if not version.isdigit():
+        return None
+    paths = {f"models/{model}/{version}/manifest.yaml"}
+    if action in ("promote", "archive"):
+        for n in filter(None, t.get("Reg-Archived", "").split(",")):
+            paths.add(f"models/{model}/{n.strip()}/manifest.yaml")
+    if action == "alias" and t.get("Reg-From", "").lstrip("v").isdigit():
+        paths.add(f"models/{model}/{t['Reg-From'].lstrip('v')}/manifest.yaml")
+    return paths
+
+
+def _from_trailers(c: Commit, t: dict[str, str], archive_stage: str) -> list[Event]:
+    model, action = t["Reg-Model"], t["Reg-Action"]
+    version = int(t["Reg-Version"]) if t.get("Reg-Version", "").isdigit() else None
+    reason = c.reason or NO_REASON
+    base = dict(time=c.time, actor=c.actor, model=model, reason=reason, commit=c.sha, subject=c.subject)
+    if action in ("alias", "unalias"):
+        alias = t.get("Reg-Alias")
+        detail = (f"@{alias} -> v{version}" if action == "alias" else f"@{alias} removed from v{version}")
+        return [Event(action="alias", version=version, from_stage=None, to_stage=None, alias=alias, detail=detail,
+                      **base)]
+    if action == "annotate":
+        return [Event(action="annotate", version=version, from_stage=None, to_stage=None,
+                      detail="description/tags", **base)]
+    if action == "delete":
+        return [Event(action="delete", version=version, from_stage=t.get("Reg-From"), to_stage=None, **base)]
+    if action == "register":
+        alias = t.get("Reg-Alias")
+        return [Event(action="register", version=version, from_stage=None, to_stage=t.get("Reg-To"), alias=alias,
+                      detail=f"@{alias} -> v{version}" if alias else "", **base)]
+    stage = t.get("Reg-To")
+    out = [Event(action=action, version=version, from_stage=t.get("Reg-From"), to_stage=stage, **base)]
+    for n in filter(None, t.get("Reg-Archived", "").split(",")):
+        out.append(Event(action="archive", version=int(n), from_stage=stage, to_stage=archive_stage,
+                         detail=f"replaced by v{version}", **base))
+    return out
+
+
+def _from_diff(c: Commit, blobs: Blobs, archive_stage: str) -> list[Event]:
+    is_rollback = bool(c.reverts) or c.trailers.get("Reg-Action") == "rollback"
+    made_by_reg = "Reg-Action" in c.trailers
+    reason = c.reason or (NO_REASON if made_by_reg else c.subject)
+    base = dict(time=c.time, actor=c.actor, reason=reason, commit=c.sha, subject=c.subject)
+    out: list[Event] = []
+    for ch in c.changes:
+        card = _CARD_RE.fullmatch(ch.path)
+        if card:
+            old, new = blobs.get(ch.old) or {}, blobs.get(ch.new) or {}
+            if ch.new is not None and (old.get("description"), old.get("tags")) != (new.get("description"),
+                                                                                    new.get("tags")):
+                out.append(Event(action="annotate", model=card.group(1), version=None, from_stage=None,
+                                 to_stage=None, detail="model description/tags", **base))
+            continue
+        m = _MANIFEST_RE.fullmatch(ch.path)
+        if not m:
+            continue
+        model, number = m.group(1), int(m.group(2))
+        old, new = blobs.version(ch.old, ch.path), blobs.version(ch.new, ch.path)
+        ev = dict(model=model, version=number, **base)
+        if old is None and new is None:
+            continue
+        if old is None:
+            out.append(Event(action="register", from_stage=None, to_stage=new.stage, **ev))
+            for a in new.aliases:
+                out.append(Event(action="alias", from_stage=None, to_stage=None, alias=a, detail=f"@{a} -> v{number}",
+                                 **ev))
+            continue
+        if new is None:
+            out.append(Event(action="rollback" if is_rollback else "delete", from_stage=old.stage, to_stage=None,
+                             detail="manifest removed", **ev))
+            continue
+        if new.deleted and not old.deleted:
+            out.append(Event(action="delete", from_stage=old.stage, to_stage=None,
+                             **{**ev, "reason": new.deleted_reason or ev["reason"]}))
+            continue
+        if old.deleted and not new.deleted:
+            out.append(Event(action="rollback" if is_rollback else "register", from_stage=None, to_stage=new.stage,
+                             detail="deletion undone", **ev))
+        if old.stage != new.stage:
+            action = "rollback" if is_rollback else ("archive" if new.stage == archive_stage else "promote")
+            out.append(Event(action=action, from_stage=old.stage, to_stage=new.stage, **ev))
+        for a in sorted(set(new.aliases) - set(old.aliases)):
+            out.append(Event(action="alias", from_stage=None, to_stage=None, alias=a, detail=f"@{a} -> v{number}",
+                             **ev))
+        for a in sorted(set(old.aliases) - set(new.aliases)):
+            out.append(Event(action="alias", from_stage=None, to_stage=None, alias=a,
+                             detail=f"@{a} removed from v{number}", **ev))
+        if (old.description, old.tags) != (new.description, new.tags):
+            out.append(Event(action="annotate", from_stage=None, to_stage=None, detail="description/tags", **ev))
+    # A promotion first, then the versions it archived, as `reg` writes them.
+    out.sort(key=lambda e: e.action == "archive")
+    return out
+
+
+def _manifest_paths(c: Commit) -> set[str]:
+    return {ch.path for ch in c.changes if _MANIFEST_RE.fullmatch(ch.path)}
+
+
+def explain(commits: list[Commit], root: Path, archive_stage: str = "archived") -> dict[str, list[Event]]:
+    """Events of each commit (by sha): from its trailers when `reg` made it (and, when its diff was read,
+    the trailers account for exactly what changed), else from the manifest diffs."""
+    fast: dict[str, list[Event]] = {}
+    slow: list[Commit] = []
+    for c in commits:
+        if _fast(c) and (not c.changes or _trailer_paths(c.trailers) == _manifest_paths(c)):
+            fast[c.sha] = _from_trailers(c, c.trailers, archive_stage)
+        else:
+            slow.append(c)
+    if slow:
+        blobs = Blobs(root)
+        wanted = {sha: ch.path for c in slow for ch in c.changes for sha in (ch.old, ch.new) if sha}
+        blobs.load(wanted)
+        for c in slow:
+            fast[c.sha] = _from_diff(c, blobs, archive_stage)
+    return fast
+
+
+def _pick_tag(names: list[str], ev: Event) -> str | None:
+    mine = [n for n in names if n.startswith((f"{ev.model}#", f"{ev.model}@v"))]
+    if not mine:
+        return None
+    if ev.action == "register":
+        reg = [n for n in mine if n == f"{ev.model}@v{ev.version}"]
+        return reg[0] if reg else mine[0]
+    stage_tags = [n for n in mine if "#" in n]
+    return stage_tags[0] if stage_tags else None
+
+
+def events(root: Path, model: str | None = None, *, stage: str | None = None, since: dt.datetime | None = None,
+           rev: str = "HEAD", archive_stage: str = "archived") -> list[Event]:
+    """Every registry event reachable from `rev`, newest first."""
+    commits = log(root, model, rev=rev, since=since)
+    explained = explain(commits, root, archive_stage)
+    tags = tags_by_commit(root)
+    out: list[Event] = []
+    for c in commits:
+        for ev in explained.get(c.sha, []):
+            if model is not None and ev.model != model:
+                continue
+            if stage is not None and stage not in (ev.from_stage, ev.to_stage):
+                continue
+            if since is not None and parse_time(ev.time) < since:
+                continue
+            ev.tag = _pick_tag(tags.get(c.sha, []), ev)
+            out.append(ev)
+    return out
+
+
+def placed(root: Path, model: str, version: int, *, stage: str | None = None, alias: str | None = None,
+           rev: str = "HEAD", archive_stage: str = "archived") -> Event | None:
+    """The event that put `version` where it is at `rev`: into `stage`, under `alias`, or its registration."""
+    for ev in events(root, model, stage=stage, rev=rev, archive_stage=archive_stage):
+        if ev.version != version:
+            continue
+        if stage is not None and ev.to_stage == stage:
+            return ev
+        if alias is not None and ev.alias == alias and "removed" not in ev.detail:
+            return ev
+        if stage is None and alias is None and ev.action == "register":
+            return ev
+    return None
