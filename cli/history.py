@@ -37,8 +37,14 @@ def rollback(ctx: typer.Context, name: str,
              stage: str = typer.Option("production", "--stage", help="The stage to roll back."),
              reason: Optional[str] = typer.Option(None, "--reason", help="Why: goes into the commit and the tag."),
              to: Optional[str] = typer.Option(None, "--to", help="Put this version back instead of the previous one."),
-             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt,
+             propose: bool = typer.Option(False, "--propose", help="Make the rollback on a new branch, push it, and "
+                                                                   "print the pull request to open.")):
     """Undo the last change of a model's stage (a computed `git revert` plus a new stage tag)."""
+    if propose:
+        from . import review
+
+        return review.proposal(_reg(ctx).proposing().rollback(name, stage, reason=reason, to=to), as_json)
     applied = _reg(ctx).rollback(name, stage, reason=reason, to=to, push=push)
     r = applied.result
     if as_json:

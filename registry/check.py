@@ -23,7 +23,7 @@ from pathlib import Path
 from . import git, policy, refs, settings as settings_mod
 from .errors import CorruptState, RegistryError
 from .manifest import IMMUTABLE_FIELDS, SCHEMA, ModelVersion, version_from_dict
-from .state import ModelState, RegistryState
+from .state import ModelState, ParseCache, RegistryState
 
 VERSION_FILES = {"manifest.yaml", "model.dvc", ".gitignore"}
 
@@ -70,16 +70,20 @@ class Report:
 
 # -- reading a revision ----------------------------------------------------------------------------
 
-def _state(root: Path, rev: str) -> RegistryState:
+def _state(root: Path, rev: str, cache=None) -> RegistryState:
+    """A registry at `rev`; all states of one check share `cache`, so a blob is parsed once."""
     try:
-        return RegistryState(root, rev)
+        st = RegistryState(root, rev)
+        if cache is not None:
+            st.cache = cache
+        return st
     except CorruptState:
         # models/registry.yaml itself is broken: read with defaults so the rest can still be judged
         s = RegistryState.__new__(RegistryState)
         s.root, s._root_str, s.rev = Path(root), str(root), rev
         from .state import ParseCache, _ls_tree
 
-        s.cache, s._models, s._tree = ParseCache(Path(root)), {}, _ls_tree(Path(root), rev)
+        s.cache, s._models, s._tree = cache or ParseCache(Path(root)), {}, _ls_tree(Path(root), rev)
         s.settings = settings_mod.Settings()
         return s
 
@@ -122,16 +126,19 @@ def _versions_at(state: RegistryState, name: str, problems: list[Problem]) -> di
 
 # -- invariants at one revision --------------------------------------------------------------------
 
-def check_tree(root: Path, rev: str = "HEAD") -> list[Problem]:
+def check_tree(root: Path, rev: str = "HEAD", cache=None) -> list[Problem]:
     root = Path(root)
     problems: list[Problem] = []
     try:
         state = RegistryState(root, rev)
+        if cache is not None:
+            state.cache = cache
     except CorruptState as exc:
         problems.append(Problem(settings_mod.SETTINGS_PATH, str(exc).removeprefix(settings_mod.SETTINGS_PATH + ": ")))
-        state = _state(root, rev)
+        state = _state(root, rev, cache)
     s = state.settings
     tree = state._tree or {}
+    _prefetch(state, [p for p in tree if p.endswith((".yaml", ".dvc"))])
     problems += _check_webhooks(s)
     by_model: dict[str, list[str]] = {}
     for path in tree:
@@ -143,7 +150,37 @@ def check_tree(root: Path, rev: str = "HEAD") -> list[Problem]:
             problems.append(Problem(f"models/{name}/", "not a valid model name (lower-case letters, digits, '.', '_', '-')"))
             continue
         problems += _check_model(state, name, paths)
+    state.cache.save()
     return problems
+
+
+def _prefetch(state: RegistryState, rels: list[str]) -> None:
+    """Parse every blob the cache lacks through one `git cat-file --batch`, not one git process per file
+    (ten thousand versions are twenty thousand small files)."""
+    blobs = state.cache._table("blobs")
+    want = {}
+    for rel in rels:
+        sha = state._tree.get(rel)
+        if sha and sha not in blobs:
+            want.setdefault(sha, rel)
+    if not want:
+        return
+    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=str(state.root), capture_output=True,
+                          input=("\n".join(want) + "\n").encode())
+    data, pos = proc.stdout, 0
+    while pos < len(data):
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[1] != b"blob":
+            continue
+        size = int(header[2])
+        sha, body = header[0].decode(), data[pos:pos + size].decode("utf-8", errors="replace")
+        pos += size + 1
+        try:
+            state.cache.blob(sha, want.get(sha, sha), lambda: body)
+        except CorruptState:
+            pass  # read again (and reported) where it is needed
 
 
 def _check_webhooks(s) -> list[Problem]:
@@ -331,14 +368,17 @@ def _field_change(name: str, old, new) -> str:
 
 
 class _Range:
-    def __init__(self, root: Path, base: str | None):
+    def __init__(self, root: Path, base: str | None, cache):
         self.root = root
-        self.base_state = _state(root, base) if base else None
+        self.cache = cache
         self._states: dict[str, RegistryState] = {}
+        self.base_state = self.state(base) if base else None
 
     def state(self, rev: str) -> RegistryState:
         if rev not in self._states:
-            self._states[rev] = _state(self.root, rev)
+            st = _state(self.root, rev, self.cache)
+            _prefetch(st, [p for p in st._tree if p.endswith(("/manifest.yaml", "/model.yaml"))])
+            self._states[rev] = st
         return self._states[rev]
 
     def model_at(self, rev: str | None, name: str) -> ModelState | None:
@@ -362,15 +402,17 @@ class _Range:
         return m.card if m else None
 
 
-def check_range(root: Path, head: str, base: str | None, report: Report, *, exclude_all: bool = False) -> None:
+def check_range(root: Path, head: str, base: str | None, report: Report, *, exclude_all: bool = False,
+                cache=None) -> _Range:
     root = Path(root)
-    rng = _Range(root, base)
+    rng = _Range(root, base, cache or ParseCache(root))
     commits = _commits(root, head, base, exclude_all)
     report.commits = len(commits)
     for c in commits:
         if len(c.parents) > 1:
             continue  # a merge brings commits that are judged one by one
         _check_commit(rng, c, report)
+    return rng
 
 
 def _check_commit(rng: _Range, c: _Commit, report: Report) -> None:
@@ -476,10 +518,12 @@ def check(root: Path, head: str = "HEAD", base: str | None = None, *, exclude_al
     head_sha = _rev(root, head)
     base_sha = _rev(root, base) if base else None
     report = Report(head=head_sha, base=base_sha)
-    report.problems += check_tree(root, head_sha)
+    cache = ParseCache(root)
+    report.problems += check_tree(root, head_sha, cache)
     if base_sha or exclude_all:
-        check_range(root, head_sha, base_sha, report, exclude_all=exclude_all)
-        _comparisons(root, report, head_sha, base_sha)
+        rng = check_range(root, head_sha, base_sha, report, exclude_all=exclude_all, cache=cache)
+        _comparisons(rng, report, head_sha, base_sha)
+    cache.save()
     return report
 
 
@@ -492,9 +536,9 @@ def _rev(root: Path, rev: str) -> str:
     return proc.stdout.strip()
 
 
-def _comparisons(root: Path, report: Report, head: str, base: str | None) -> None:
-    head_state = _state(root, head)
-    base_state = _state(root, base) if base else None
+def _comparisons(rng: _Range, report: Report, head: str, base: str | None) -> None:
+    head_state = rng.state(head)
+    base_state = rng.state(base) if base else None
     s = head_state.settings
     target = "production" if "production" in s.stages else (s.exclusive_stages or s.stages[-2:-1] or [s.stages[-1]])[0]
     names = sorted({m.model for m in report.moves} | {n for n, _ in report.new_versions})

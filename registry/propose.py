@@ -48,7 +48,9 @@ class Proposal:
 def branch_name(cs: ChangeSet) -> str:
     t = cs.trailers
     action = t.get("Reg-Action", "change")
-    if action in ("promote", "archive", "rollback", "demote"):
+    if action == "rollback":
+        what = f"rollback-{t.get('Reg-Stage') or t.get('Reg-To') or ''}".rstrip("-")
+    elif action in ("promote", "archive", "demote"):
         what = t.get("Reg-To") or action
     elif action == "alias":
         what = t.get("Reg-Alias") or action

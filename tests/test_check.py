@@ -220,3 +220,11 @@ def test_git_revert_of_a_promotion_is_a_valid_rollback(churn, reg):
     result = reg(churn, "check", "--base", "base")
     assert result.exit_code == 0, result.output
     assert "move: churn v1 archived -> production in " in result.stdout
+
+
+def test_reg_rollback_passes_check_despite_production_gates(churn, reg):
+    assert reg(churn, "promote", "churn", "2", "production", "--reason", "v2 is better").exit_code == 0
+    result = reg(churn, "rollback", "churn", "--reason", "v2 misbehaves")
+    assert result.exit_code == 0, result.output
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 0, result.output

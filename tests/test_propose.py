@@ -109,3 +109,18 @@ def test_propose_needs_a_remote_and_respects_permissions(registry, reg, artifact
 ])
 def test_compare_links(url, link):
     assert compare_url(url, "main", "reg/churn-v7-production") == link
+
+
+def test_propose_rollback(registry, origin, reg, artifact):
+    (artifact / "model.txt").write_text("tree\nv2\n")
+    assert reg(registry, "register", "churn", str(artifact)).exit_code == 0
+    assert reg(registry, "promote", "churn", "1", "production", "--reason", "launch").exit_code == 0
+    assert reg(registry, "promote", "churn", "2", "production", "--reason", "newer").exit_code == 0
+    git(registry, "push", "-q", "origin", "main")
+    before = snapshot(registry)
+    result = reg(registry, "rollback", "churn", "--reason", "v2 misbehaves", "--propose")
+    assert result.exit_code == 0, result.output
+    assert "Proposed on branch reg/churn-v1-rollback-production" in result.stdout
+    assert snapshot(registry) == before
+    shown = yaml.safe_load(git(origin, "show", "reg/churn-v1-rollback-production:models/churn/1/manifest.yaml"))
+    assert shown["stage"] == "production"
