@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,28 +32,47 @@ class Sample:
         return max(self.rss_kb) if self.rss_kb else None
 
 
+# Runs the measured command for run_once. Linux records the memory of the process a child was forked
+# from in the child's peak RSS (at exec), so forking straight from this harness (which has built fixtures)
+# would inflate every row; a small interpreter in between forks it instead, and times it without its own
+# start-up.
+_SPAWN = """
+import os, sys, time
+result, cmd = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(cmd[0], cmd)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+with open(result, "w") as fh:
+    fh.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_once(cmd: Sequence[str], cwd: Path, env: dict | None = None) -> tuple[float, int, str]:
-    """Run `cmd`; return (wall seconds, peak RSS in KB of it and the children it waited for, output).
-    wait4 gives this child's own rusage, so each row gets its own peak, not the harness's running max."""
-    full_env = {**os.environ, **(env or {})}
-    with open(os.devnull, "rb") as stdin, _tmpfile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), cwd=str(cwd), env=full_env, stdin=stdin, stdout=out, stderr=out)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    """Run `cmd`; return (wall seconds, peak RSS in KB of it and the children it waited for, output)."""
+    # Measure what an installed tool costs: with its bytecode cached. A shell that sets
+    # PYTHONDONTWRITEBYTECODE would make every run compile reg's modules again (20+ ms).
+    full_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    full_env.update(env or {})
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "rb") as stdin, tempfile.TemporaryFile() as out:
+        result = Path(tmp) / "result"
+        subprocess.run([sys.executable, "-S", "-c", _SPAWN, str(result), *cmd], cwd=str(cwd), env=full_env,
+                       stdin=stdin, stdout=out, stderr=out)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    if proc.returncode != 0:
+        try:
+            elapsed, rss, code = result.read_text().split()
+        except OSError:
+            elapsed, rss, code = 0, 0, -1
+    if int(code) != 0:
         tail = "\n".join(text.strip().splitlines()[-5:])
-        raise BenchError(f"{' '.join(cmd)} (in {cwd}) exited {proc.returncode}:\n{tail}")
-    return elapsed, int(usage.ru_maxrss), text
-
-
-def _tmpfile():
-    import tempfile
-
-    return tempfile.TemporaryFile()
+        raise BenchError(f"{' '.join(cmd)} (in {cwd}) exited {code}:\n{tail}")
+    return float(elapsed), int(rss), text
 
 
 def process(cmd_for_run: Callable[[int], Sequence[str]] | Sequence[str], cwd: Path, *, reps: int,
