@@ -55,6 +55,10 @@ def rows(cache: Path, work: Path, sizes: list[int], reps: int, budget: float, lo
         sample = measure.process(cmd, cwd, reps=reps, budget=budget, env=env, **kw)
         out.append(Row("reg", op, n, "process", sample, target, note))
 
+    log("baseline: python -c pass")
+    out.append(Row("baseline", "python -c pass", None, "process",
+                   measure.process([sys.executable, "-c", "pass"], ROOT, reps=reps, budget=budget, warmup=1),
+                   note="interpreter start-up: shows how loaded the machine was"))
     largest = max(sizes)
     for n in sizes:
         repo, built = registry_fixture(cache, n)
