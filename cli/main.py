@@ -50,7 +50,9 @@ class RegGroup(TyperGroup):
             ctx.exit(2)
 
 
+# Plain Click help: rich markup would import rich.markdown on every `--help` (60-120 ms).
 app = typer.Typer(cls=RegGroup, add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  rich_markup_mode=None,
                   help="reg: a model registry that lives in Git. Every change is a commit; every rollback a revert.")
 
 

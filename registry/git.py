@@ -1,6 +1,7 @@
 """A thin wrapper over the git command line. Every git call of the engine goes through `run`."""
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -42,7 +43,13 @@ def toplevel(path: str | Path) -> Path:
 
 
 def git_dir(root: Path) -> Path:
-    return Path(run(["rev-parse", "--absolute-git-dir"], root).strip())
+    return _git_dir(str(Path(root).resolve()))
+
+
+@functools.lru_cache(maxsize=64)
+def _git_dir(root: str) -> Path:
+    # Asked several times per command; a repository's git dir does not move while we run.
+    return Path(run(["rev-parse", "--absolute-git-dir"], Path(root)).strip())
 
 
 def head(root: Path) -> str | None:
@@ -84,9 +91,10 @@ def operation_in_progress(root: Path) -> str | None:
     return None
 
 
-def dirty_paths(root: Path, pathspecs: list[str]) -> list[str]:
-    """Paths under `pathspecs` that differ from HEAD in the index or working tree, or are untracked."""
-    out = run(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *pathspecs], root)
+def dirty_paths(root: Path, pathspecs: list[str], untracked: bool = True) -> list[str]:
+    """Paths under `pathspecs` that differ from HEAD in the index or working tree (or are untracked)."""
+    mode = "--untracked-files=all" if untracked else "--untracked-files=no"
+    out = run(["status", "--porcelain=v1", "-z", mode, "--", *pathspecs], root)
     paths = []
     for entry in out.split("\0"):
         if len(entry) > 3:

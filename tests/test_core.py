@@ -540,3 +540,13 @@ def test_cache_is_derived_and_safe_to_delete(three_versions, reg):
     path = root / "models/churn/1/manifest.yaml"
     path.write_text(path.read_text().replace("stage: none", "stage: nnnn"))
     assert json.loads(reg(root, "show", "churn/1", "--json").stdout)["stage"] == "nnnn"
+
+
+def test_mutations_refuse_an_untracked_file_where_they_would_write(three_versions, reg):
+    root = three_versions
+    (root / "models/churn/staging.dvc").write_text("outs: []\n")
+    before = snapshot(root)
+    result = reg(root, "promote", "churn", "2", "staging")
+    assert result.exit_code == 1
+    assert "models/churn/staging.dvc has uncommitted changes" in result.stderr
+    assert snapshot(root) == before
