@@ -255,7 +255,7 @@ class Blobs:
                     parsed = {}
                 self.parsed[sha] = parsed
                 table[sha] = parsed
-            self.cache._dirty.add("blobs")
+            self.cache.note_misses("blobs", len(wanted))
             self.cache.save()
 
     def version(self, sha: str | None, path: str) -> ModelVersion | None:

@@ -32,7 +32,7 @@ class ParseCache:
         base = _git_dir(root) / "reg"
         self._paths = {"files": base / "cache.json", "blobs": base / "blobs.json"}
         self._data: dict = {}
-        self._dirty: set = set()
+        self._misses: dict = {"files": 0, "blobs": 0}
 
     def _table(self, kind: str) -> dict:
         if kind not in self._data:
@@ -55,7 +55,7 @@ class ParseCache:
             data = yamlio.parse(fh.read(), rel)
         if time.time() - st.st_mtime > RACY_SECONDS:
             files[rel] = [st.st_size, st.st_mtime_ns, data]
-            self._dirty.add("files")
+            self._misses["files"] += 1
         return data
 
     def blob(self, sha: str, rel: str, read_text) -> dict:
@@ -65,11 +65,19 @@ class ParseCache:
             return hit
         data = yamlio.parse(read_text(), rel)
         blobs[sha] = data
-        self._dirty.add("blobs")
+        self._misses["blobs"] += 1
         return data
 
+    def note_misses(self, kind: str, count: int) -> None:
+        """For entries a caller put into `_table(kind)` itself."""
+        self._misses[kind] += count
+
     def save(self) -> None:
-        for kind in list(self._dirty):
+        for kind, misses in self._misses.items():
+            # Rewriting 5 MB for the two manifests a promotion changed costs more than parsing them
+            # again next time: save once misses add up (or the cache was empty or small).
+            if not misses or misses < min(64, max(1, len(self._data[kind]) // 10)):
+                continue
             entries = self._data[kind]
             if kind == "blobs" and len(entries) > MAX_BLOBS:
                 entries = {}
@@ -81,7 +89,7 @@ class ParseCache:
                 os.replace(tmp, path)
             except OSError:
                 pass  # a cache we cannot write only costs speed
-            self._dirty.discard(kind)
+            self._misses[kind] = 0
 
 
 _GIT_DIRS: dict = {}
