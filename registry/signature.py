@@ -157,7 +157,9 @@ def _bad(series, ok_mask, name: str, kind: str, where: str):
     if len(bad):
         row = bad.index[0]
         line = f"line {row + 2}" if isinstance(row, (int,)) or hasattr(row, "__index__") else f"row {row}"
-        raise UsageError(f"column {name!r} of {where} should be {kind} but {line} holds {bad.iloc[0]!r}; "
+        value = bad.iloc[0]
+        value = value.item() if hasattr(value, "item") else value
+        raise UsageError(f"column {name!r} of {where} should be {kind} but {line} holds {value!r}; "
                          "fix the data or the column")
 
 

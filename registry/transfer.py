@@ -21,6 +21,20 @@ _LOCKED = re.compile(r"unable to acquire lock|lock.*(is|being) (held|used)|rwloc
 
 
 @contextlib.contextmanager
+def bounded_retries(attempts: int = 3):
+    """botocore retries a refused connection 5 times with growing back-off; 3 is plenty for a live server
+    and makes a dead one fail in seconds. The user's own AWS_MAX_ATTEMPTS wins."""
+    if os.environ.get("AWS_MAX_ATTEMPTS"):
+        yield
+        return
+    os.environ["AWS_MAX_ATTEMPTS"] = str(attempts)
+    try:
+        yield
+    finally:
+        os.environ.pop("AWS_MAX_ATTEMPTS", None)
+
+
+@contextlib.contextmanager
 def progress(enabled: bool):
     """DVC's own progress bars draw only when its logger is at INFO and stderr is a terminal."""
     log = logging.getLogger("dvc")
@@ -106,7 +120,9 @@ def message(verb: str, remote_label: str, exc: BaseException, hidden: list[str],
     if missing_hint:
         return (f"{what or 'the artifact'} is missing from remote {remote_label}: its data was never pushed "
                 f"there or was removed ({detail}); push it from the machine that registered it (dvc push)")
-    return f"could not {verb}{subject} remote {remote_label}: {detail}; check the remote URL, credentials and that it is reachable"
+    direction = "to" if verb == "push" else "from"
+    return (f"could not {verb}{subject} {direction} remote {remote_label}: {detail}; check the remote URL, "
+            "credentials and that it is reachable")
 
 
 # The CLI turns progress bars on for transfers made deep inside an operation (register's push).
