@@ -171,6 +171,10 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
             repo = Repo(str(root), config=overrides)
         paths = [str(root / t) for t in targets]
         try:
+            transfer.probe(repo, remote, label, verb, what)
+        except transfer.Unreachable as exc:
+            raise StorageError(str(exc)) from None
+        try:
             with transfer.progress(progress or transfer.SHOW_PROGRESS.get()), transfer.bounded_retries():
                 if verb == "push":
                     repo.push(targets=paths, remote=remote)
