@@ -187,16 +187,6 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
         repo.close()
 
 
-def _storage_message(verb: str, remote: str | None, exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    for secret_key in ("AWS_SECRET_ACCESS_KEY",):
-        secret = os.environ.get(secret_key)
-        if secret:
-            text = text.replace(secret, "***")
-    name = remote or "the default remote"
-    return f"could not {verb} DVC remote {name}: {text[:300]}; check the remote URL, credentials and that it is reachable"
-
-
 def detect_format(folder: Path) -> str:
     """The artifact's format from its files: a LightGBM text model wins over its skops preprocessing."""
     files = [p for p in folder.rglob("*") if p.is_file()]

@@ -63,6 +63,9 @@ def test_serving_host_follows_promotions_rollbacks_and_aliases(tmp_path, s3_regi
         return files_of(serving / "models/churn" / pointer)
 
     assert served("production") == files_of(a)
+    # A Python service on that host loads the pulled folder, verified, without fetching anything else.
+    model = reglib.load("churn/production", path=serving, pull=False)
+    assert (model.version, model.path) == (1, serving / "models/churn/production")
 
     ok("register", "churn", str(b), "--push")
     ok("promote", "churn", "2", "production", "--push", "--reason", "retrained")
@@ -354,3 +357,39 @@ def test_predict_bad_files(tmp_path, two_versions, reg):
     for args, message in [(["-i", str(tmp_path / "none.csv")], "does not exist"), (["-i", str(empty)], "is empty")]:
         result = reg(two_versions, "predict", "churn/production", *args, "-o", str(tmp_path / "p.csv"))
         assert result.exit_code == 1 and message in result.stderr, result.output
+
+
+# -- progress only at a terminal ---------------------------------------------------------------------
+
+def _run_in_terminal(args: list[str], cwd: Path) -> str:
+    import pty
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `reg` with a terminal for stdout and stderr
+        os.chdir(cwd)
+        os.execve(sys.executable, [sys.executable, "-m", "cli", *args], env)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    import re
+
+    # `import dvc` runs colorama.init, whose exit hook writes an (invisible) reset code to a terminal.
+    return re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode(errors="replace"))
+
+
+def test_quiet_and_piped_output_have_no_progress(tmp_path, two_versions, reg):
+    clone = _clone(tmp_path, two_versions, "clone")
+    piped = reg(clone, "pull", "churn/1")
+    assert piped.stdout.count("\n") == 1 and piped.stderr == ""
+    shutil.rmtree(clone / "models/churn/1/model")
+    assert _run_in_terminal(["pull", "churn/1", "--quiet"], clone).strip() == ""
+    at_terminal = _run_in_terminal(["pull", "churn/2"], clone)
+    assert "Pulled churn v2" in at_terminal
