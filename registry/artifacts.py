@@ -26,11 +26,13 @@ def _quiet_dvc() -> None:
     """DVC's package import installs handlers that print to the terminal; the engine never prints."""
     import logging
 
-    log = logging.getLogger("dvc")
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-    log.addHandler(logging.NullHandler())
-    log.propagate = False
+    # `import dvc` gives all three of its loggers console handlers (dvc_data warns about missing files).
+    for name in ("dvc", "dvc_data", "dvc_objects"):
+        log = logging.getLogger(name)
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+        log.addHandler(logging.NullHandler())
+        log.propagate = False
 
 
 def _repo(root: Path):
@@ -144,16 +146,17 @@ def pointer_text(md5: str, size: int, nfiles: int, path: str, *, model: str | No
 
 def push(root: Path, targets: list[str], remote: str | None, *, progress: bool = False,
          what: str | None = None) -> None:
-    _transfer(root, "push", targets, remote, progress=progress, what=what)
+    _transfer(root, "push", targets, remote, progress=progress, what=what, force=False)
 
 
 def pull(root: Path, targets: list[str], remote: str | None, *, progress: bool = False,
-         what: str | None = None) -> None:
-    _transfer(root, "pull", targets, remote, progress=progress, what=what)
+         what: str | None = None, force: bool = False) -> None:
+    """`force` replaces a working copy that differs from the pointer (a damaged registered artifact)."""
+    _transfer(root, "pull", targets, remote, progress=progress, what=what, force=force)
 
 
 def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, progress: bool,
-              what: str | None) -> None:
+              what: str | None, force: bool) -> None:
     """Push or pull exactly `targets`, with bounded S3 timeouts; failures become one clear StorageError."""
     from . import transfer
 
@@ -168,26 +171,20 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
             repo = Repo(str(root), config=overrides)
         paths = [str(root / t) for t in targets]
         try:
-            with transfer.progress(progress or transfer.SHOW_PROGRESS.get()):
+            transfer.probe(repo, remote, label, verb, what)
+        except transfer.Unreachable as exc:
+            raise StorageError(str(exc)) from None
+        try:
+            with transfer.progress(progress or transfer.SHOW_PROGRESS.get()), transfer.bounded_retries():
                 if verb == "push":
                     repo.push(targets=paths, remote=remote)
                 else:
-                    repo.pull(targets=paths, remote=remote)
+                    repo.pull(targets=paths, remote=remote, force=force)
         except Exception as exc:
             missing = verb == "pull" and type(exc).__name__ in ("CheckoutError", "FetchError", "DownloadError")
             raise StorageError(transfer.message(verb, label, exc, hidden, what=what, missing_hint=missing)) from None
     finally:
         repo.close()
-
-
-def _storage_message(verb: str, remote: str | None, exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    for secret_key in ("AWS_SECRET_ACCESS_KEY",):
-        secret = os.environ.get(secret_key)
-        if secret:
-            text = text.replace(secret, "***")
-    name = remote or "the default remote"
-    return f"could not {verb} DVC remote {name}: {text[:300]}; check the remote URL, credentials and that it is reachable"
 
 
 def detect_format(folder: Path) -> str:

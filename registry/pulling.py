@@ -8,11 +8,12 @@ from pathlib import Path
 
 from . import artifacts
 from .errors import NotFound, StorageError, UsageError
-from .loading import MANIFEST_NAME, locate, verify
+from .loading import MANIFEST_NAME, IntegrityError, locate, verify
 from .manifest import ModelVersion
 
 
-def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = None, progress: bool = False) -> Path:
+def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = None, progress: bool = False,
+                 force: bool = False) -> Path:
     """Make the version's artifact present and verified in the working tree; return its folder."""
     label = f"{manifest.model} v{manifest.version}"
     if manifest.deleted:
@@ -24,7 +25,7 @@ def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = Non
         from .settings import read
 
         remote = read(root).remote
-    artifacts.pull(root, [pointer], remote, progress=progress, what=label)
+    artifacts.pull(root, [pointer], remote, progress=progress, what=label, force=force)
     folder = root / manifest.artifact_path
     verify(folder, manifest)
     return folder
@@ -34,13 +35,14 @@ def pull(root: Path, manifest: ModelVersion, *, to: Path | None = None, remote: 
          progress: bool = False) -> Path:
     """`reg pull`: the verified artifact, in the working tree, or copied with its manifest into `to`."""
     folder = locate(root, manifest)
+    damaged = False
     if folder is not None:
         try:
             verify(folder, manifest)
-        except Exception:
-            folder = None  # a changed local copy: fetch the registered bytes again
+        except IntegrityError:
+            folder, damaged = None, True  # a changed copy of registered bytes: restore them
     if folder is None:
-        folder = pull_version(root, manifest, remote=remote, progress=progress)
+        folder = pull_version(root, manifest, remote=remote, progress=progress, force=damaged)
     if to is None:
         return folder
     return place(root, folder, manifest, Path(to))

@@ -23,6 +23,14 @@ TYPE_ALIASES = {
 }
 
 
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise UsageError("reading tabular data needs pandas: pip install 'reg[ml]'") from None
+    return pandas
+
+
 def _column(entry, where: str) -> dict:
     if isinstance(entry, str):
         entry = {"name": entry, "type": "float64"}
@@ -73,7 +81,7 @@ def from_artifact(folder: Path) -> dict | None:
 
 
 def _kind(dtype) -> str:
-    import pandas as pd
+    pd = _pandas()
 
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
@@ -103,7 +111,7 @@ def infer(df, target: str | None = None) -> dict:
 
 
 def infer_from_csv(path: str | Path, target: str | None = None, rows: int = 10_000) -> dict:
-    import pandas as pd
+    pd = _pandas()
 
     path = Path(path)
     if not path.is_file():
@@ -117,7 +125,7 @@ def infer_from_csv(path: str | Path, target: str | None = None, rows: int = 10_0
 
 def read_csv(path: str | Path, signature: dict | None):
     """Read a batch, keeping string columns as text (so '007' stays '007')."""
-    import pandas as pd
+    pd = _pandas()
 
     path = Path(path)
     if not path.is_file():
@@ -134,7 +142,7 @@ def read_csv(path: str | Path, signature: dict | None):
 def check(df, signature: dict | None, *, where: str = "the input", model: str = "the model"):
     """The signature's input columns of `df`, in order and converted to their types; a missing or mistyped
     column is a UsageError naming it."""
-    import pandas as pd
+    pd = _pandas()
 
     if not signature:
         return df
@@ -157,13 +165,15 @@ def _bad(series, ok_mask, name: str, kind: str, where: str):
     if len(bad):
         row = bad.index[0]
         line = f"line {row + 2}" if isinstance(row, (int,)) or hasattr(row, "__index__") else f"row {row}"
-        raise UsageError(f"column {name!r} of {where} should be {kind} but {line} holds {bad.iloc[0]!r}; "
+        value = bad.iloc[0]
+        value = value.item() if hasattr(value, "item") else value
+        raise UsageError(f"column {name!r} of {where} should be {kind} but {line} holds {value!r}; "
                          "fix the data or the column")
 
 
 def _convert(series, kind: str, name: str, where: str):
     import numpy as np
-    import pandas as pd
+    pd = _pandas()
 
     if kind == "string":
         return series.astype("object").where(series.notna(), None) if series.dtype != object else series

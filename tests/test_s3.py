@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -79,3 +80,54 @@ def test_wrong_credentials_are_a_clear_message_without_the_secret(s3_registry, s
     assert "refused the credentials" in result.stderr
     assert wrong not in result.output and s3_server.secret_key not in result.output
     assert snapshot(s3_registry) == before
+
+
+def test_register_against_a_hung_server_gives_up_quickly(s3_registry, reg, churn_dir):
+    """A server that accepts connections and never answers (a stopped process): a bounded wait, no commit."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        dvc(s3_registry, "remote", "modify", "--local", "reg", "endpointurl", endpoint)
+        before = snapshot(s3_registry)
+        result = reg(s3_registry, "register", "churn", str(churn_dir))
+    finally:
+        listener.close()
+    assert result.exit_code == 1
+    assert "could not reach remote reg" in result.stderr and "did not answer in time" in result.stderr
+    assert snapshot(s3_registry) == before
+
+
+def test_pull_of_a_version_missing_from_s3_names_version_and_remote(tmp_path, s3_registry, s3_server, s3_url, reg,
+                                                                      churn_dir):
+    assert reg(s3_registry, "register", "churn", str(churn_dir)).exit_code == 0
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(s3_registry), str(clone))
+    shutil.copy(s3_registry / ".dvc/config.local", clone / ".dvc/config.local")
+    bucket, prefix = _bucket_prefix(s3_url)
+    assert s3_server.delete_prefix(bucket, prefix) == 4
+    before = snapshot(clone)
+    result = reg(clone, "pull", "churn/1")
+    assert result.exit_code == 1
+    assert "churn v1 is missing from remote reg" in result.stderr and s3_url in result.stderr
+    assert s3_server.secret_key not in result.output
+    assert snapshot(clone) == before
+
+
+def test_pull_with_wrong_credentials_from_the_environment(tmp_path, s3_registry, s3_server, reg, churn_dir,
+                                                          monkeypatch):
+    assert reg(s3_registry, "register", "churn", str(churn_dir)).exit_code == 0
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(s3_registry), str(clone))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret-that-is-wrong")
+    result = reg(clone, "pull", "churn/1")
+    assert result.exit_code == 1
+    assert "refused the credentials" in result.stderr
+    assert "env-secret-that-is-wrong" not in result.output
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    result = reg(clone, "pull", "churn/1")
+    assert result.exit_code == 0, result.output
