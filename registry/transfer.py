@@ -36,14 +36,17 @@ def bounded_retries(attempts: int = 3):
 
 @contextlib.contextmanager
 def progress(enabled: bool):
-    """DVC's own progress bars draw only when its logger is at INFO and stderr is a terminal."""
-    log = logging.getLogger("dvc")
-    old = log.level
-    log.setLevel(logging.INFO if enabled else logging.WARNING)
+    """DVC's progress bars (dvc's and dvc_data's Tqdm) draw when stderr is a terminal unless their logger is
+    above ERROR: WARNING is not enough, so off means CRITICAL, for both packages' loggers."""
+    logs = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects")]
+    old = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.INFO if enabled else logging.CRITICAL)
     try:
         yield
     finally:
-        log.setLevel(old)
+        for log, level in zip(logs, old):
+            log.setLevel(level)
 
 
 def config_overrides(repo, remote: str | None) -> dict:

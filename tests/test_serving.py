@@ -367,6 +367,12 @@ def _run_in_terminal(args: list[str], cwd: Path) -> str:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     pid, fd = pty.fork()
     if pid == 0:  # the child: `reg` with a terminal for stdout and stderr
+        import fcntl
+        import struct
+        import termios
+
+        # A real terminal's size: with none (0 columns) tqdm draws its bars as empty lines.
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         os.chdir(cwd)
         os.execve(sys.executable, [sys.executable, "-m", "cli", *args], env)
     chunks = []
@@ -393,3 +399,4 @@ def test_quiet_and_piped_output_have_no_progress(tmp_path, two_versions, reg):
     assert _run_in_terminal(["pull", "churn/1", "--quiet"], clone).strip() == ""
     at_terminal = _run_in_terminal(["pull", "churn/2"], clone)
     assert "Pulled churn v2" in at_terminal
+    assert "Applying changes" in at_terminal  # DVC's progress bars, for a person at a terminal
