@@ -63,16 +63,35 @@ def normalize(data, where: str = "signature") -> dict:
 
 def from_file(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"signature file {path} is a folder; give the JSON or YAML file")
     if not path.is_file():
         raise UsageError(f"signature file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"signature file {path} is not UTF-8 text; give a JSON or YAML file") from None
+    except OSError as exc:
+        raise UsageError(f"could not read signature file {path}: {exc.strerror}") from None
     try:
         data = json.loads(text)
-    except ValueError:
-        from . import yamlio
-
-        data = yamlio.parse(text, str(path))
+    except ValueError as exc:
+        if text.lstrip()[:1] in ("{", "["):  # meant as JSON: its own error says where
+            raise UsageError(f"signature file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                             f"{exc.msg}); fix it") from None
+        data = _yaml(text, path)
     return normalize(data, str(path))
+
+
+def _yaml(text: str, path: Path):
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UsageError(f"signature file {path} is neither valid JSON nor valid YAML{at}; fix it") from None
 
 
 def from_artifact(folder: Path) -> dict | None:
