@@ -187,6 +187,18 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
         repo.close()
 
 
+FORMATS = ("lightgbm", "skops", "onnx", "pickle", "unknown")
+
+
+def check_format(fmt: str) -> str:
+    """A `--format` value, case-insensitive; a typo must not be recorded as a format nothing can load."""
+    value = str(fmt).strip().lower()
+    if value not in FORMATS:
+        raise UsageError(f"unknown artifact format {fmt!r}; use one of {', '.join(FORMATS)} "
+                         "(or leave --format out to detect it from the files)")
+    return value
+
+
 def detect_format(folder: Path) -> str:
     """The artifact's format from its files: a LightGBM text model wins over its skops preprocessing."""
     files = [p for p in folder.rglob("*") if p.is_file()]

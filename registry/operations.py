@@ -114,6 +114,8 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
     root = state.root
     if alias:
         refs.check_alias(alias, state.settings.stages)
+    if fmt is not None:
+        fmt = artifacts.check_format(fmt)
     if not artifacts.is_dvc_repo(root):
         raise StateError(f"{root} is not a registry yet; run `reg init` first")
     if not str(path).strip() or not Path(path).exists():

@@ -302,6 +302,35 @@ def test_register_bad_signature_options_change_nothing(registry, reg, models, ar
     assert snapshot(registry) == before
 
 
+@pytest.mark.parametrize("content, message", [
+    (b'{"inputs": [', "is not valid JSON (line 1, column 13"),
+    (b"inputs: [a, b\n", "is neither valid JSON nor valid YAML"),
+    (b"\xff\xfe\x00", "is not UTF-8 text"),
+    (None, "is a folder"),
+])
+def test_register_unreadable_signature_file_is_one_line(registry, reg, models, tmp_path, content, message):
+    bad = tmp_path / "sig.json"
+    bad.mkdir() if content is None else bad.write_bytes(content)
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(models[0]), "--signature", str(bad))
+    assert result.exit_code == 1 and message in result.stderr, result.output
+    assert "git checkout" not in result.stderr and "unexpected" not in result.stderr
+    assert snapshot(registry) == before
+
+
+@pytest.mark.parametrize("fmt", ["bogus", "lightbgm"])
+def test_register_unknown_format_changes_nothing(registry, reg, models, fmt):
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(models[0]), "--format", fmt)
+    assert result.exit_code == 1 and f"unknown artifact format {fmt!r}" in result.stderr, result.output
+    assert snapshot(registry) == before
+
+
+def test_register_format_is_case_insensitive(registry, reg, models):
+    assert reg(registry, "register", "churn", str(models[0]), "--format", "LightGBM").exit_code == 0
+    assert reglib.Registry(registry).resolve("churn/1").artifact["format"] == "lightgbm"
+
+
 def test_register_bad_signature_file_changes_nothing(registry, reg, models, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"inputs": [{"name": "tenure", "type": "complex"}]}')
