@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import git, signature as signature_mod
-from .errors import NotFound, UsageError
+from .errors import NotFound, StorageError, UsageError
 from .loading import load_folder, locate
 from .manifest import ModelVersion
 from .state import read_state
@@ -37,6 +37,7 @@ def predict_csv(root: str | Path, ref: str, input_path: str | Path, output_path:
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.resolve() == input_path.resolve():
         raise UsageError("--output is the same file as --input; write the predictions to another file")
+    check_output(output_path)
     sig = signature_mod.normalize(manifest.signature) if manifest.signature else None
     label = f"{manifest.model} v{manifest.version}"
     df = signature_mod.read_csv(input_path, sig)
@@ -62,12 +63,26 @@ def predict_csv(root: str | Path, ref: str, input_path: str | Path, output_path:
         out[column] = values
     out[MODEL_COLUMN] = manifest.model
     out[VERSION_COLUMN] = manifest.version
-    output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_path.with_name(f".{output_path.name}.reg-{os.getpid()}.tmp")
     try:
+        output_path.parent.mkdir(parents=True, exist_ok=True)
         out.to_csv(tmp, index=False)
         os.replace(tmp, output_path)
+    except OSError as exc:
+        raise StorageError(f"could not write {output_path}: {exc.strerror or exc}; give another --output") from None
     finally:
         if tmp.exists():
             tmp.unlink()
     return BatchResult(manifest, len(out), output_path, column)
+
+
+def check_output(path: Path) -> None:
+    """Refuse an --output that cannot be written before any model is pulled or run."""
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a folder; give a file path such as {path / 'predictions.csv'}")
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # missing folders are made; the nearest existing one must take them
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--output {path} cannot be written ({parent} is not a writable folder); "
+                         "give another path")

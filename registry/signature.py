@@ -147,6 +147,8 @@ def read_csv(path: str | Path, signature: dict | None):
     pd = _pandas()
 
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"input {path} is a folder; give the CSV file")
     if not path.is_file():
         raise UsageError(f"input file {path} does not exist")
     dtypes = {c["name"]: str for c in (signature or {}).get("inputs", []) if c["type"] == "string"}

@@ -380,6 +380,23 @@ def test_predict_refuses_a_batch_that_breaks_the_signature(tmp_path, two_version
     assert not out.exists()
 
 
+def test_predict_bad_paths_are_one_line_before_anything_runs(tmp_path, two_versions, reg):
+    df, _ = churnmodel.frame(n=5, seed=2)
+    data = tmp_path / "batch.csv"
+    df.to_csv(data, index=False)
+    (tmp_path / "a-file").write_text("x")
+    for args, message in [(["-i", str(data), "-o", str(tmp_path)], "is a folder; give a file path"),
+                          (["-i", str(data), "-o", str(tmp_path / "a-file/deeper/p.csv")], "is not a writable folder"),
+                          (["-i", str(tmp_path), "-o", str(tmp_path / "p.csv")], "is a folder; give the CSV file")]:
+        result = reg(two_versions, "predict", "churn/production", *args)
+        assert result.exit_code == 1 and message in result.stderr, result.output
+        assert "unexpected" not in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "p.csv").exists()
+    out = tmp_path / "new/folder/p.csv"  # missing folders are made
+    assert reg(two_versions, "predict", "churn/production", "-i", str(data), "-o", str(out)).exit_code == 0
+    assert out.is_file()
+
+
 def test_predict_bad_files(tmp_path, two_versions, reg):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
