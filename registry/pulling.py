@@ -34,6 +34,8 @@ def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = Non
 def pull(root: Path, manifest: ModelVersion, *, to: Path | None = None, remote: str | None = None,
          progress: bool = False) -> Path:
     """`reg pull`: the verified artifact, in the working tree, or copied with its manifest into `to`."""
+    if to is not None:
+        check_destination(root, Path(to))  # before any download: a refused folder changes nothing
     folder = locate(root, manifest)
     damaged = False
     if folder is not None:
@@ -50,11 +52,7 @@ def pull(root: Path, manifest: ModelVersion, *, to: Path | None = None, remote: 
 
 def place(root: Path, folder: Path, manifest: ModelVersion, to: Path) -> Path:
     """Write `to`/manifest.yaml and `to`/<artifact path>/, replacing an earlier `reg pull --to` there."""
-    to = to.resolve()
-    if to.exists() and (not to.is_dir() or (any(to.iterdir()) and not (to / MANIFEST_NAME).is_file())):
-        raise UsageError(f"{to} exists and is not an earlier `reg pull --to` folder; give an empty or new folder")
-    if to == root or root in to.parents and to.relative_to(root).parts[:1] == ("models",):
-        raise UsageError(f"{to} is inside the registry's models/ folder; give a folder outside it")
+    to = check_destination(root, to)
     tmp = to.with_name(f".{to.name}.reg-{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -73,4 +71,16 @@ def place(root: Path, folder: Path, manifest: ModelVersion, to: Path) -> Path:
         raise StorageError(f"could not write {to}: {exc}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return to
+
+
+def check_destination(root: Path, to: Path) -> Path:
+    """`to`, resolved, if `reg pull --to` may write there: new, empty, or an earlier `--to` folder."""
+    to = to.resolve()
+    if to.exists() and not to.is_dir():
+        raise UsageError(f"--to {to} is a file; give a folder (new, empty, or an earlier `reg pull --to` folder)")
+    if to.exists() and any(to.iterdir()) and not (to / MANIFEST_NAME).is_file():
+        raise UsageError(f"{to} exists and is not an earlier `reg pull --to` folder; give an empty or new folder")
+    if to == root or root in to.parents and to.relative_to(root).parts[:1] == ("models",):
+        raise UsageError(f"{to} is inside the registry's models/ folder; give a folder outside it")
     return to

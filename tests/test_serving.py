@@ -174,6 +174,19 @@ def test_reg_pull_to_a_folder_for_a_service(tmp_path, two_versions, reg, models)
     assert (other / "notes.txt").read_text() == "mine"
 
 
+def test_reg_pull_to_a_refused_place_downloads_nothing(tmp_path, two_versions, reg):
+    clone = _clone(tmp_path, two_versions, "clone")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    (tmp_path / "a-file").write_text("mine")
+    for to, message in [(busy, "is not an earlier `reg pull --to` folder"), (tmp_path / "a-file", "is a file")]:
+        result = reg(clone, "pull", "churn/2", "--to", str(to))
+        assert result.exit_code == 1 and message in result.stderr, result.output
+    assert not (clone / "models/churn/2/model").exists()  # refused before the download
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
 def test_reg_pull_restores_a_tampered_copy(two_versions, reg, models):
     a, _ = models
     target = two_versions / "models/churn/1/model/model.txt"
