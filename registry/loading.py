@@ -240,7 +240,8 @@ def _load_onnx(files, read, label, **kw):
 def _load_pickle(files, read, label, **kw):
     if not kw.get("trust_pickle"):
         raise FormatError(f"{label} is a pickle artifact: unpickling can run arbitrary code, so it is refused; "
-                          "load it with trust_pickle=True only if you trust whoever registered it")
+                          "load it with trust_pickle=True (`reg predict --trust-pickle`) only if you trust whoever "
+                          "registered it")
     rel = next((f for f in files if f.endswith((".pkl", ".pickle", ".joblib"))), None)
     if rel is None:
         raise FormatError(f"{label} is recorded as pickle but has no .pkl, .pickle or .joblib file")

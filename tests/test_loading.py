@@ -131,6 +131,11 @@ def test_pickle_is_refused_unless_trusted(registry, reg, tmp_path):
         reglib.load("pk", path=registry)
     model = reglib.load("pk", path=registry, trust_pickle=True)
     np.testing.assert_allclose(model.predict(np.array([[3.0]])), [7.0])
+    # The command line names its own option, not the Python keyword.
+    (tmp_path / "x.csv").write_text("x\n3\n")
+    refused = reg(registry, "predict", "pk", "-i", str(tmp_path / "x.csv"), "-o", str(tmp_path / "p.csv"))
+    assert refused.exit_code == 1 and "--trust-pickle" in refused.stderr, refused.output
+    assert not (tmp_path / "p.csv").exists()
 
 
 def test_onnx_without_onnxruntime_is_a_clear_error(registry, reg, tmp_path):
