@@ -182,7 +182,15 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
                     repo.pull(targets=paths, remote=remote, force=force)
         except Exception as exc:
             missing = verb == "pull" and type(exc).__name__ in ("CheckoutError", "FetchError", "DownloadError")
-            raise StorageError(transfer.message(verb, label, exc, hidden, what=what, missing_hint=missing)) from None
+            text = transfer.message(verb, label, exc, hidden, what=what, missing_hint=missing)
+            if missing or text.startswith(f"could not {verb}"):
+                # DVC counts failed files without saying why; a server that went away mid-transfer is not
+                # "missing data": ask it again, quickly, and say so if it is down.
+                try:
+                    transfer.probe(repo, remote, label, verb, what)
+                except transfer.Unreachable as down:
+                    text = str(down)
+            raise StorageError(text) from None
     finally:
         repo.close()
 

@@ -82,6 +82,65 @@ def test_wrong_credentials_are_a_clear_message_without_the_secret(s3_registry, s
     assert snapshot(s3_registry) == before
 
 
+def _dying_proxy(upstream_port: int, after_bytes: int = 20_000) -> int:
+    """A port that forwards to the server until an upload has sent `after_bytes`, then drops every connection
+    and stops listening: the server answers reg's probe and DVC's queries and dies mid-upload."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    live: list[socket.socket] = []
+    dead = threading.Event()
+
+    def die():
+        dead.set()
+        for sock in [listener, *live]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def pump(src, dst, count: bool):
+        sent = 0
+        try:
+            while not dead.is_set() and (data := src.recv(65536)):
+                sent += len(data) if count else 0
+                if sent > after_bytes:
+                    die()
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def serve():
+        while not dead.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", upstream_port))
+            live.extend((client, upstream))
+            threading.Thread(target=pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client, False), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_server_stopped_mid_upload_says_unreachable(s3_registry, s3_server, reg, churn_dir):
+    port = _dying_proxy(s3_server.port)
+    dvc(s3_registry, "remote", "modify", "--local", "reg", "endpointurl", f"http://127.0.0.1:{port}")
+    before = snapshot(s3_registry)
+    result = reg(s3_registry, "register", "churn", str(churn_dir))
+    assert result.exit_code == 1
+    assert "could not reach remote reg" in result.stderr and "down or unreachable" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(s3_registry) == before
+
+
 def test_register_against_a_hung_server_gives_up_quickly(s3_registry, reg, churn_dir):
     """A server that accepts connections and never answers (a stopped process): a bounded wait, no commit."""
     import socket
