@@ -87,9 +87,15 @@ def verify(folder: Path, manifest: ModelVersion, keep: Callable[[str], bool] = l
             how = f" ({nfiles} files, registered {want_files})"
         elif want_size is not None and int(want_size) != size:
             how = f" ({size} bytes, registered {want_size}: truncated or changed)"
+        fix = f"Restore it with `reg pull {manifest.model}/{manifest.version}`"
+        pointer = folder.parent / f"{folder.name}.dvc"
+        if folder.parent.name == manifest.model and pointer.is_file():
+            # A stage or alias folder on a serving host: most often `git pull` ran without `dvc pull`.
+            fix = (f"If git pull moved {manifest.model}/{folder.name} since the last dvc pull, run `dvc pull "
+                   f"models/{manifest.model}/{pointer.name}` (or `reg pull {manifest.model}/{manifest.version}`)")
         raise IntegrityError(f"the artifact of {label} at {folder} does not match its manifest{how}: content hash "
                              f"{md5} is not the registered {expected}. It was changed or is incomplete; refusing "
-                             f"to load it. Restore it with `reg pull {manifest.model}/{manifest.version}`")
+                             f"to load it. {fix}")
     return kept
 
 

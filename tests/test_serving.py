@@ -187,6 +187,15 @@ def test_reg_pull_to_a_refused_place_downloads_nothing(tmp_path, two_versions, r
     assert (tmp_path / "a-file").read_text() == "mine"
 
 
+def test_a_stage_folder_left_behind_by_git_pull_names_dvc_pull(tmp_path, two_versions, models):
+    """A serving host that ran `git pull` but not `dvc pull`: its production/ folder holds the old bytes."""
+    a, b = models
+    clone = _clone(tmp_path, two_versions, "host")
+    shutil.copytree(b, clone / "models/churn/production")  # v2's bytes where the pointer says v1
+    with pytest.raises(reglib.RegistryError, match=r"run `dvc pull models/churn/production\.dvc`"):
+        reglib.load("churn/production", path=clone)
+
+
 def test_reg_pull_restores_a_tampered_copy(two_versions, reg, models):
     a, _ = models
     target = two_versions / "models/churn/1/model/model.txt"
