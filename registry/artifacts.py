@@ -162,6 +162,15 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
 
     repo = _repo(root)
     try:
+        name = remote or repo.config.get("core", {}).get("remote")
+        if not name:
+            raise StorageError(f"{root} has no DVC remote to {verb} {what or 'the artifact'} "
+                               f"{'to' if verb == 'push' else 'from'}: set one with `reg init --remote URL` "
+                               "(or `dvc remote add -d NAME URL`), then retry")
+        if name not in repo.config.get("remote", {}):
+            raise StorageError(f"DVC remote {name!r} (the registry's remote) is not configured in {root}: add it "
+                               f"with `dvc remote add {name} URL`, or set `remote:` in models/registry.yaml to one "
+                               "of `dvc remote list`")
         overrides = transfer.config_overrides(repo, remote)
         label, hidden = transfer.describe_remote(repo, remote), transfer.secrets(repo)
         if overrides:

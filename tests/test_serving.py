@@ -196,6 +196,15 @@ def test_a_stage_folder_left_behind_by_git_pull_names_dvc_pull(tmp_path, two_ver
         reglib.load("churn/production", path=clone)
 
 
+def test_a_missing_dvc_remote_is_one_line_saying_how_to_set_one(two_versions, reg, models):
+    dvc(two_versions, "remote", "remove", "reg")
+    before = snapshot(two_versions)
+    result = reg(two_versions, "register", "churn", str(models[0]))
+    assert result.exit_code == 1 and "DVC remote 'reg' (the registry's remote) is not configured" in result.stderr
+    assert "dvc remote add reg URL" in result.stderr and "could not push" not in result.stderr
+    assert snapshot(two_versions) == before
+
+
 def test_reg_pull_restores_a_tampered_copy(two_versions, reg, models):
     a, _ = models
     target = two_versions / "models/churn/1/model/model.txt"
