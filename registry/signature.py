@@ -133,12 +133,17 @@ def infer_from_csv(path: str | Path, target: str | None = None, rows: int = 10_0
     pd = _pandas()
 
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"signature data {path} is a folder; give the CSV file of training data")
     if not path.is_file():
         raise UsageError(f"signature data {path} does not exist")
     try:
         df = pd.read_csv(path, nrows=rows)
     except Exception as exc:
         raise UsageError(f"could not read {path} as CSV: {exc}") from None
+    if len(df) == 0:  # every column would be inferred as text
+        raise UsageError(f"signature data {path} has a header but no rows, so no column types can be inferred; "
+                         "give training data with rows")
     return infer(df, target)
 
 

@@ -362,6 +362,16 @@ def test_register_format_is_case_insensitive(registry, reg, models):
     assert reglib.Registry(registry).resolve("churn/1").artifact["format"] == "lightgbm"
 
 
+def test_register_signature_data_without_rows_or_a_folder_changes_nothing(registry, reg, models, tmp_path):
+    header_only = tmp_path / "train.csv"
+    header_only.write_text("tenure,monthly_charges,contract,churn\n")
+    before = snapshot(registry)
+    for data, message in [(header_only, "has a header but no rows"), (tmp_path, "is a folder")]:
+        result = reg(registry, "register", "churn", str(models[0]), "--signature-data", str(data))
+        assert result.exit_code == 1 and message in result.stderr, result.output
+    assert snapshot(registry) == before
+
+
 def test_register_bad_signature_file_changes_nothing(registry, reg, models, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"inputs": [{"name": "tenure", "type": "complex"}]}')
