@@ -71,8 +71,10 @@ def digest(folder: Path, keep: Callable[[str], bool] = lambda rel: False) -> tup
     return hashlib.md5(tree).hexdigest() + ".dir", size, len(entries), kept
 
 
-def verify(folder: Path, manifest: ModelVersion, keep: Callable[[str], bool] = lambda rel: False) -> dict[str, bytes]:
-    """Raise IntegrityError unless `folder` holds exactly the bytes the manifest registered."""
+def verify(folder: Path, manifest: ModelVersion, keep: Callable[[str], bool] = lambda rel: False, *,
+           restore: str | None = None) -> dict[str, bytes]:
+    """Raise IntegrityError unless `folder` holds exactly the bytes the manifest registered; `restore` is the
+    command that brings them back, when not `reg pull REF`."""
     label = f"{manifest.model} v{manifest.version}"
     expected = manifest.md5
     if not expected:
@@ -87,7 +89,7 @@ def verify(folder: Path, manifest: ModelVersion, keep: Callable[[str], bool] = l
             how = f" ({nfiles} files, registered {want_files})"
         elif want_size is not None and int(want_size) != size:
             how = f" ({size} bytes, registered {want_size}: truncated or changed)"
-        fix = f"Restore it with `reg pull {manifest.model}/{manifest.version}`"
+        fix = f"Restore it with `{restore or f'reg pull {manifest.model}/{manifest.version}'}`"
         pointer = folder.parent / f"{folder.name}.dvc"
         if folder.parent.name == manifest.model and pointer.is_file():
             # A stage or alias folder on a serving host: most often `git pull` ran without `dvc pull`.
@@ -268,7 +270,7 @@ LOADERS = {"lightgbm": (_load_lightgbm, (".txt", ".skops")), "skops": (_load_sko
 
 
 def load_folder(folder: Path, manifest: ModelVersion, *, trust_pickle: bool = False,
-                trusted_types: list[str] | None = None) -> LoadedModel:
+                trusted_types: list[str] | None = None, restore: str | None = None) -> LoadedModel:
     """Verify `folder` against `manifest`, then deserialise the verified bytes by the manifest's format."""
     folder = Path(folder)
     label = f"{manifest.model} v{manifest.version}"
@@ -283,7 +285,7 @@ def load_folder(folder: Path, manifest: ModelVersion, *, trust_pickle: bool = Fa
     loader, exts = LOADERS[fmt]
     if fmt == "pickle" and not trust_pickle:  # refuse before reading a byte
         loader([], {}, label, trust_pickle=False)
-    read = verify(folder, manifest, keep=lambda rel: rel.lower().endswith(exts))
+    read = verify(folder, manifest, keep=lambda rel: rel.lower().endswith(exts), restore=restore)
     files = sorted(read)
     model, preprocess = loader(files, read, label, trust_pickle=trust_pickle, trusted_types=trusted_types)
     return LoadedModel(name=manifest.model, version=manifest.version, manifest=manifest, model=model,
@@ -336,10 +338,17 @@ def load(root: str | Path, ref: str, *, trust_pickle: bool = False, pull: bool =
 def read_manifest_file(path: Path) -> ModelVersion:
     from . import yamlio
 
-    data = yamlio.read(path, str(path))
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} is not a manifest")
-    return version_from_dict(data, str(path))
+    fix = f"rewrite its folder with `reg pull REF --to {path.parent}`"
+    try:
+        data = yamlio.read(path, str(path))
+        if not isinstance(data, dict) or not data:
+            raise UsageError(f"{path} is not a manifest")
+        return version_from_dict(data, str(path))
+    except UnicodeDecodeError:
+        raise IntegrityError(f"{path} is not a readable manifest (not UTF-8 text); {fix}") from None
+    except RegistryError as exc:
+        reason = str(exc).split(": fix or restore it", 1)[0]  # a copy outside git: no `git checkout` advice
+        raise IntegrityError(f"{reason}; {fix}") from None
 
 
 def load_dir(path: str | Path, *, trust_pickle: bool = False, trusted_types: list[str] | None = None) -> LoadedModel:
@@ -350,4 +359,5 @@ def load_dir(path: str | Path, *, trust_pickle: bool = False, trusted_types: lis
         raise NotFound(f"{path} has no {MANIFEST_NAME}; make it with `reg pull REF --to {path}`")
     manifest = read_manifest_file(manifest_file)
     folder = path / manifest.artifact.get("path", "model")
-    return load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types)
+    return load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types,
+                       restore=f"reg pull {manifest.model}/{manifest.version} --to {path}")

@@ -176,3 +176,16 @@ def test_missing_artifact_is_pulled_then_loaded(churn_registry):
     model = reglib.load("churn/1", path=churn_registry)
     assert model.version == 1 and (churn_registry / "models/churn/1/model/model.txt").is_file()
     assert git(churn_registry, "status", "--porcelain") == ""
+
+
+def test_a_damaged_pull_to_folder_names_the_pull_that_rewrites_it(churn_registry, reg, tmp_path):
+    dest = tmp_path / "svc"
+    assert reg(churn_registry, "pull", "churn/1", "--to", str(dest)).exit_code == 0
+    with open(dest / "model" / "model.txt", "a") as fh:
+        fh.write("\n")
+    with pytest.raises(IntegrityError, match=f"Restore it with `reg pull churn/1 --to {dest}`"):
+        load_dir(dest)
+    (dest / "manifest.yaml").write_text("model: [\n")
+    with pytest.raises(IntegrityError, match="rewrite its folder with `reg pull REF --to") as info:
+        load_dir(dest)
+    assert "git checkout" not in str(info.value)
