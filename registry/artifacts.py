@@ -27,12 +27,15 @@ def _quiet_dvc() -> None:
     import logging
 
     # `import dvc` gives all three of its loggers console handlers (dvc_data warns about missing files).
+    # Their level also gates DVC's progress bars (drawn unless above ERROR): none outside a transfer that
+    # asked for them (transfer.progress), e.g. the "Checking cache" bar of hashing at register.
     for name in ("dvc", "dvc_data", "dvc_objects"):
         log = logging.getLogger(name)
         for handler in list(log.handlers):
             log.removeHandler(handler)
         log.addHandler(logging.NullHandler())
         log.propagate = False
+        log.setLevel(logging.CRITICAL)
 
 
 def _repo(root: Path):

@@ -487,3 +487,9 @@ def test_quiet_and_piped_output_have_no_progress(tmp_path, two_versions, reg):
     at_terminal = _run_in_terminal(["pull", "churn/2"], clone)
     assert "Pulled churn v2" in at_terminal
     assert "Applying changes" in at_terminal  # DVC's progress bars, for a person at a terminal
+
+
+def test_register_quiet_at_a_terminal_prints_only_its_line(registry, models):
+    out = _run_in_terminal(["register", "churn", str(models[0]), "--quiet"], registry)
+    lines = [line for line in out.replace("\r", "\n").split("\n") if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Registered churn v1"), out
