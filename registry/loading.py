@@ -93,8 +93,9 @@ def verify(folder: Path, manifest: ModelVersion, keep: Callable[[str], bool] = l
         pointer = folder.parent / f"{folder.name}.dvc"
         if folder.parent.name == manifest.model and pointer.is_file():
             # A stage or alias folder on a serving host: most often `git pull` ran without `dvc pull`.
-            fix = (f"If git pull moved {manifest.model}/{folder.name} since the last dvc pull, run `dvc pull "
-                   f"models/{manifest.model}/{pointer.name}` (or `reg pull {manifest.model}/{manifest.version}`)")
+            fix = (f"Fetch the registered bytes with `dvc pull --force models/{manifest.model}/{pointer.name}` "
+                   f"(after a git pull the folder is most often just stale), or `reg pull {manifest.model}/"
+                   f"{manifest.version}`")
         raise IntegrityError(f"the artifact of {label} at {folder} does not match its manifest{how}: content hash "
                              f"{md5} is not the registered {expected}. It was changed or is incomplete; refusing "
                              f"to load it. {fix}")

@@ -192,7 +192,7 @@ def test_a_stage_folder_left_behind_by_git_pull_names_dvc_pull(tmp_path, two_ver
     a, b = models
     clone = _clone(tmp_path, two_versions, "host")
     shutil.copytree(b, clone / "models/churn/production")  # v2's bytes where the pointer says v1
-    with pytest.raises(reglib.RegistryError, match=r"run `dvc pull models/churn/production\.dvc`"):
+    with pytest.raises(reglib.RegistryError, match=r"`dvc pull --force models/churn/production\.dvc`"):
         reglib.load("churn/production", path=clone)
 
 
