@@ -132,6 +132,26 @@ def test_params_diff_shows_a_changed_hyperparameter(workspace):
     assert "train" in dvc(workspace / "pipelines/churn", "status")
 
 
+
+def test_a_plain_copy_of_the_pipeline_folder_runs_in_a_dvc_project(tmp_path):
+    """`cp -r pipelines/churn` as the README says: nothing copied along may git-ignore dvc.lock."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _env(home)
+    root = tmp_path / "project"
+    tracked = subprocess.run(["git", "ls-files", "pipelines/churn"], cwd=SOURCE.parent.parent, capture_output=True,
+                             text=True, check=True).stdout.split()
+    for rel in tracked:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOURCE.parent.parent / rel, root / rel)
+    params = root / "pipelines/churn/params.yaml"
+    params.write_text(params.read_text().replace("rows: 20000", "rows: 200"))
+    subprocess.run(["git", "init", "-q"], cwd=root, env=env, check=True)
+    dvc(root, "init", "-q", env=env)
+    dvc(root / "pipelines/churn", "repro", "prepare", env=env)
+    ignored = subprocess.run(["git", "check-ignore", "-q", "pipelines/churn/dvc.lock"], cwd=root, env=env)
+    assert ignored.returncode == 1, "dvc.lock is git-ignored in a copy of the pipeline"
+
 # -- register --from-dvc ---------------------------------------------------------------------------
 
 def test_register_from_dvc_takes_lineage_from_dvc_lock(workspace, reg):
