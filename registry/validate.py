@@ -59,6 +59,8 @@ def holdout_spec(state: RegistryState, name: str, data: str | Path | None, targe
     if not target:
         raise UsageError(f"no target column for {name}: pass --target COLUMN, or set validation.target in "
                          f"models/{name}/model.yaml")
+    if path.is_dir():
+        raise UsageError(f"holdout data {path} is a folder; pass --data with a CSV file such as data/holdout.csv")
     if not path.is_file():
         raise UsageError(f"holdout data {path} does not exist; run the pipeline (dvc repro) or pass --data FILE")
     return path, str(target)
@@ -69,20 +71,26 @@ def score(root: Path, v: ModelVersion, data: Path, target: str) -> Scored:
     import numpy as np
     import pandas as pd
 
-    frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else _read_csv(pd, data)
+    frame = _read_parquet(pd, data) if data.suffix.lower() == ".parquet" else _read_csv(pd, data)
     if target not in frame.columns:
-        raise UsageError(f"{data} has no column {target!r} (its columns: {', '.join(map(str, frame.columns))})")
+        hint = "; is it a comma-separated CSV?" if len(frame.columns) == 1 else ""
+        raise UsageError(f"{data} has no column {target!r} (its columns: {', '.join(map(str, frame.columns))}){hint}")
     if v.signature and v.signature.get("inputs"):
         missing = [c["name"] for c in v.signature["inputs"] if c.get("name") not in frame.columns]
         if missing:
             raise UsageError(f"{data} lacks the model's input column(s) {', '.join(missing)}")
+        _check_numeric(pd, frame, v.signature["inputs"], data)
     y = frame[target].to_numpy()
     labels = set(np.unique(y).tolist())
     if not labels <= {0, 1, True, False} or len(labels) < 2:
         raise UsageError(f"target column {target!r} in {data} must hold both classes as 0/1 "
                          f"(found {sorted(labels)[:5]})")
     model = _load(root, v)
-    prob = np.asarray(model.predict(frame.drop(columns=[target])), dtype="float64").reshape(-1)
+    try:
+        prob = np.asarray(model.predict(frame.drop(columns=[target])), dtype="float64").reshape(-1)
+    except (ValueError, TypeError, KeyError) as exc:  # data the model cannot take; a one-line reason
+        reason = " ".join(str(exc).split())
+        raise UsageError(f"{v.model} v{v.version} could not score {data}: {reason}") from None
     return Scored(data=_shown(root, data), data_md5=_md5(data), target=target, rows=int(len(y)),
                   metrics=metrics(y.astype(int), prob))
 
@@ -164,7 +172,31 @@ def _read_csv(pd, path: Path):
     try:
         return pd.read_csv(path)
     except Exception as exc:
-        raise UsageError(f"{path} is not a readable CSV file: {exc}") from None
+        raise UsageError(f"{path} is not a readable CSV file: {' '.join(str(exc).split())}") from None
+
+
+def _read_parquet(pd, path: Path):
+    try:
+        return pd.read_parquet(path)
+    except ImportError:
+        raise UsageError(f"reading {path} needs pyarrow (pip install pyarrow); or pass the holdout as a CSV") from None
+    except Exception as exc:
+        raise UsageError(f"{path} is not a readable Parquet file: {' '.join(str(exc).split())}") from None
+
+
+NUMERIC_TYPES = ("int", "float", "double", "long", "bool")
+
+
+def _check_numeric(pd, frame, inputs: list, path: Path) -> None:
+    """A column the signature declares numeric must read as numbers (a stray text value makes it text)."""
+    for col in inputs:
+        name, kind = col.get("name"), str(col.get("type", ""))
+        if not kind.startswith(NUMERIC_TYPES) or pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        bad = pd.to_numeric(frame[name], errors="coerce").isna() & frame[name].notna()
+        example = frame[name][bad].iloc[0] if bad.any() else frame[name].iloc[0]
+        raise UsageError(f"{path}: column {name!r} must hold numbers ({kind} in the model's signature) "
+                         f"but holds {example!r}; fix the data or pass another --data file")
 
 
 def _load(root: Path, v: ModelVersion):

@@ -346,3 +346,33 @@ def test_validate_again_records_without_moving_the_version(workspace, reg):
     m = _manifest(workspace, 1)
     assert m["stage"] == "staging" and [r["promoted"] for r in m["validations"]] == [True, False]
     assert git(workspace, "log", "-1", "--format=%s").strip() == "reg: validate churn v1"
+
+
+def test_validate_unusable_data_is_one_line_and_changes_nothing(workspace, reg, tmp_path):
+    _register(reg, workspace)
+    holdout = (workspace / "pipelines/churn/data/holdout.csv").read_text().splitlines()
+    header = holdout[0].split(",")
+    col = header.index("tenure_months")
+    bad_row = holdout[1].split(",")
+    bad_row[col] = "abc"
+    files = {
+        "text.csv": "\n".join([holdout[0], ",".join(bad_row), *holdout[2:]]) + "\n",
+        "semicolons.csv": "\n".join(line.replace(",", ";") for line in holdout) + "\n",
+        "fake.parquet": "not parquet\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "folder").mkdir()
+    cases = {
+        "text.csv": "column 'tenure_months' must hold numbers (int64 in the model's signature) but holds 'abc'",
+        "semicolons.csv": "; is it a comma-separated CSV?",
+        "fake.parquet": "fake.parquet",
+        "folder": "is a folder; pass --data with a CSV file",
+    }
+    before = snapshot(workspace)
+    for name, message in cases.items():
+        result = reg(workspace, "validate", "churn", "1", "--data", str(tmp_path / name), "--target", "churned")
+        assert result.exit_code == 1, (name, result.output)
+        assert result.stderr.startswith("error: ") and message in result.stderr, (name, result.stderr)
+        assert result.stderr.count("\n") == 1 and "unexpected" not in result.stderr, (name, result.stderr)
+    assert snapshot(workspace) == before
