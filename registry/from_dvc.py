@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,9 @@ def parse_target(spec: str) -> tuple[str | None, str]:
         raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc train or --from-dvc pipelines/churn/dvc.yaml:train")
     if ":" in spec:
         where, _, stage = spec.rpartition(":")
-        return where or None, stage
+        if not stage.strip():
+            raise UsageError(f"--from-dvc {spec} names no stage after ':'; write e.g. {where or 'dvc.yaml'}:train")
+        return where or None, stage.strip()
     return None, spec
 
 
@@ -75,10 +78,27 @@ def _locate(spec: str, cwd: Path, root: Path) -> tuple[Path, str]:
         if stage in stages:
             return c, stage
     if not seen:
-        raise UsageError(f"no dvc.yaml found at {' or '.join(str(c) for c in candidates)}; run this in the "
-                         "pipeline's folder or give --from-dvc path/to/dvc.yaml:STAGE")
+        looked = list(dict.fromkeys(str(c.resolve()) for c in candidates))
+        found = _files_with_stage(root, stage)
+        hint = (f"; {stage!r} is in {', '.join(found)}: give --from-dvc {found[0]}:{stage}" if found else
+                "; run this in the pipeline's folder or give --from-dvc path/to/dvc.yaml:STAGE")
+        raise UsageError(f"no dvc.yaml found at {' or '.join(looked)}{hint}")
     known = sorted((yamlio.read(seen[0], str(seen[0])).get("stages") or {}))
     raise UsageError(f"{seen[0]} has no stage {stage!r}" + (f"; its stages: {', '.join(known)}" if known else ""))
+
+
+def _files_with_stage(root: Path, stage: str) -> list[str]:
+    """The repository's dvc.yaml files (committed or not) that define `stage`, relative to its root."""
+    proc = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", "dvc.yaml", "*/dvc.yaml"],
+                          cwd=str(root), capture_output=True, text=True)
+    found = []
+    for rel in proc.stdout.split("\n")[:50] if proc.returncode == 0 else []:
+        try:
+            if rel and stage in (yamlio.read(root / rel, rel).get("stages") or {}):
+                found.append(rel)
+        except Exception:  # a dvc.yaml that does not parse is no hint
+            continue
+    return found
 
 
 def _lock_entries(items) -> dict[str, dict]:
@@ -196,6 +216,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
                            "out": _rel(artifact, workspace), "md5": current,
                            **({"metrics": run.metric_files} if run.metric_files else {})}}
     return run
+
 
 
 def _collect_metrics(run: StageRun, stage: str, paths: list[str], lock_outs: dict, base: Path) -> None:

@@ -189,6 +189,7 @@ def test_register_from_dvc_with_a_path_to_dvc_yaml_from_anywhere(workspace, reg,
     (["--from-dvc", "trian"], "has no stage 'trian'; its stages: evaluate, prepare, train"),
     (["--from-dvc", "train", "--metrics", "m.json"], "--from-dvc takes metrics, params and format from the pipeline"),
     (["--from-dvc", "prepare"], "stage 'prepare' has several outputs (data/train.csv, data/holdout.csv)"),
+    (["--from-dvc", "dvc.yaml:"], "--from-dvc dvc.yaml: names no stage after ':'; write e.g. dvc.yaml:train"),
     ([], "give the PATH to register, or --from-dvc STAGE"),
 ])
 def test_register_from_dvc_bad_input_changes_nothing(workspace, reg, args, message):
@@ -196,6 +197,16 @@ def test_register_from_dvc_bad_input_changes_nothing(workspace, reg, args, messa
     result = reg(workspace, "register", "churn", *args)
     assert result.exit_code != 0
     assert message in result.output
+    assert snapshot(workspace) == before
+
+
+def test_register_from_dvc_at_the_root_names_the_dvc_yaml_that_has_the_stage(workspace, reg, monkeypatch):
+    monkeypatch.chdir(workspace)
+    before = snapshot(workspace)
+    result = reg(workspace, "register", "churn", "--from-dvc", "train")
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: no dvc.yaml found at {workspace.resolve() / 'dvc.yaml'}; 'train' is in "
+                             "pipelines/churn/dvc.yaml: give --from-dvc pipelines/churn/dvc.yaml:train\n")
     assert snapshot(workspace) == before
 
 
