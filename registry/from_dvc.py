@@ -215,8 +215,17 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
                    "dvc": {"file": _rel(dvc_file, workspace), "stage": stage, "cmd": lock[stage].get("cmd"),
                            "out": _rel(artifact, workspace), "md5": current,
                            **({"metrics": run.metric_files} if run.metric_files else {})}}
+    # git_dirty ignores untracked files, but a dvc.lock not yet committed means the recorded git SHA does
+    # not hold this run: `git checkout SHA && dvc checkout` would not give back this artifact.
+    if _uncommitted(lock_file):
+        run.lineage["git_dirty"] = True
     return run
 
+
+def _uncommitted(path: Path) -> bool:
+    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", path.name],
+                          cwd=str(path.parent), capture_output=True, text=True)
+    return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
 def _collect_metrics(run: StageRun, stage: str, paths: list[str], lock_outs: dict, base: Path) -> None:

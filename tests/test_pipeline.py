@@ -210,6 +210,13 @@ def test_register_from_dvc_at_the_root_names_the_dvc_yaml_that_has_the_stage(wor
     assert snapshot(workspace) == before
 
 
+def test_register_from_dvc_with_dvc_lock_not_committed_is_dirty(workspace, reg):
+    git(workspace, "rm", "-q", "--cached", "pipelines/churn/dvc.lock")
+    git(workspace, "commit", "-qm", "the run is not in git")
+    _register(reg, workspace)
+    assert _manifest(workspace, 1)["lineage"]["git_dirty"] is True
+
+
 def test_register_from_dvc_refuses_an_output_changed_after_the_run(workspace, reg):
     with open(workspace / "pipelines/churn/model/model.txt", "a") as fh:
         fh.write("\n")
