@@ -394,3 +394,14 @@ def test_validate_unusable_data_is_one_line_and_changes_nothing(workspace, reg, 
         assert result.stderr.startswith("error: ") and message in result.stderr, (name, result.stderr)
         assert result.stderr.count("\n") == 1 and "unexpected" not in result.stderr, (name, result.stderr)
     assert snapshot(workspace) == before
+
+
+def test_compare_says_a_version_is_deleted(workspace, reg):
+    _register(reg, workspace)
+    _register(reg, workspace)
+    assert reg(workspace, "delete", "churn", "1", "--reason", "leaked data").exit_code == 0
+    out = reg(workspace, "compare", "churn", "1", "2")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines()[0] == "churn v1 (deleted) vs v2 (none)"
+    data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
+    assert data["a"]["deleted"] is True and data["b"]["deleted"] is False
