@@ -68,8 +68,13 @@ def holdout_spec(state: RegistryState, name: str, data: str | Path | None, targe
 
 def score(root: Path, v: ModelVersion, data: Path, target: str) -> Scored:
     """Predict with version `v` on `data` and compute the metrics the pipeline's evaluate stage reports."""
-    import numpy as np
-    import pandas as pd
+    try:
+        import numpy as np
+        import pandas as pd
+        import sklearn.metrics  # noqa: F401  (metrics() needs it; say so before the model is loaded)
+    except ImportError as exc:
+        raise UsageError(f"reg validate needs pandas, numpy and scikit-learn ({exc.name or exc} is not installed): "
+                         "install the ml extras with pip install -e '.[ml]' in the reg checkout") from None
 
     frame = _read_parquet(pd, data) if data.suffix.lower() == ".parquet" else _read_csv(pd, data)
     if target not in frame.columns:

@@ -405,3 +405,14 @@ def test_compare_says_a_version_is_deleted(workspace, reg):
     assert out.stdout.splitlines()[0] == "churn v1 (deleted) vs v2 (none)"
     data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
     assert data["a"]["deleted"] is True and data["b"]["deleted"] is False
+
+
+def test_validate_without_the_ml_extras_says_what_to_install(workspace, reg, monkeypatch):
+    _register(reg, workspace)
+    before = snapshot(workspace)
+    monkeypatch.setitem(sys.modules, "sklearn.metrics", None)  # as if scikit-learn were not installed
+    result = reg(workspace, "validate", "churn", "1", "--data", "data/holdout.csv", "--target", "churned")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: reg validate needs pandas, numpy and scikit-learn (sklearn.metrics is not "
+                             "installed): install the ml extras with pip install -e '.[ml]' in the reg checkout\n")
+    assert snapshot(workspace) == before
