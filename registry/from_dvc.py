@@ -207,7 +207,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
         for dep in entry.get("deps") or []:
             p = str(dep.get("path", ""))
             if p and _md5(dep) and not p.lower().endswith(CODE_SUFFIXES):
-                data[prefix + _norm(p)] = _md5(dep)
+                data[_norm(prefix + p)] = _md5(dep)
         for file, values in (entry.get("params") or {}).items():
             target = params if file == "params.yaml" else params.setdefault(file, {})
             _merge(target, values or {})

@@ -416,3 +416,21 @@ def test_validate_without_the_ml_extras_says_what_to_install(workspace, reg, mon
     assert result.stderr == ("error: reg validate needs pandas, numpy and scikit-learn (sklearn.metrics is not "
                              "installed): install the ml extras with pip install -e '.[ml]' in the reg checkout\n")
     assert snapshot(workspace) == before
+
+
+def test_register_from_dvc_data_outside_the_pipeline_folder_is_a_clean_path(registry, reg, monkeypatch):
+    """A dep such as ../shared/rows.csv is recorded as pipelines/shared/rows.csv, not pipelines/tiny/../..."""
+    tiny = registry / "pipelines/tiny"
+    tiny.mkdir(parents=True)
+    (registry / "pipelines/shared").mkdir()
+    (registry / "pipelines/shared/rows.csv").write_text("a,b\n1,2\n")
+    (tiny / "dvc.yaml").write_text("stages:\n  train:\n    cmd: mkdir -p model && cp ../shared/rows.csv model/\n"
+                                   "    deps: [../shared/rows.csv]\n    outs: [model]\n")
+    dvc(tiny, "repro")
+    git(registry, "add", "-A")
+    git(registry, "commit", "-qm", "tiny pipeline")
+    monkeypatch.chdir(tiny)
+    result = reg(registry, "register", "tiny", "--from-dvc", "train")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((registry / "models/tiny/1/manifest.yaml").read_text())["lineage"]["data"]
+    assert data == {"pipelines/shared/rows.csv": hashlib.md5(b"a,b\n1,2\n").hexdigest()}
