@@ -2,7 +2,7 @@
 
 The stage's model output is the artifact. Metrics come from the stage's own metrics files and from the
 metrics of stages that consumed that output (an `evaluate` stage), params and data hashes from dvc.lock
-for the stage and every stage upstream of it. Before anything is registered, the output and the
+for the stage, every stage upstream of it and those metric stages (their threshold, their holdout). Before anything is registered, the output and the
 metrics files must still be what dvc.lock recorded, so the lineage describes the artifact registered.
 """
 from __future__ import annotations
@@ -174,6 +174,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
     # win a name clash: they are the headline numbers; then the stage's own (training) metrics.
     own = StageRun(dvc_file=dvc_file, stage=stage, artifact=artifact)
     _collect_metrics(own, stage, metric_paths, lock_outs, base)
+    consumers = []  # the stages whose metrics were taken: their params and data (the holdout) are lineage too
     for other, other_body in stages.items():
         if other == stage or other not in lock or not isinstance(other_body, dict):
             continue
@@ -187,6 +188,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
             raise StateError(f"stage {other!r} last ran on another {out_rel}, so its metrics "
                              f"({', '.join(other_metrics)}) are stale; run `dvc repro` first")
         _collect_metrics(run, other, other_metrics, _lock_entries(lock[other].get("outs")), base)
+        consumers.append(other)
 
     run.metrics.update({k: x for k, x in own.metrics.items() if k not in run.metrics})
     run.metric_files = own.metric_files + run.metric_files
@@ -202,11 +204,11 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
     prefix = _rel(base, workspace)
     prefix = "" if prefix in (".", "") else prefix + "/"
     data, params = {}, {}
-    for name in upstream:
+    for name in upstream + [c for c in consumers if c not in upstream]:
         entry = lock.get(name) or {}
         for dep in entry.get("deps") or []:
             p = str(dep.get("path", ""))
-            if p and _md5(dep) and not p.lower().endswith(CODE_SUFFIXES):
+            if p and _md5(dep) and _norm(p) != out_rel and not p.lower().endswith(CODE_SUFFIXES):
                 data[_norm(prefix + p)] = _md5(dep)
         for file, values in (entry.get("params") or {}).items():
             target = params if file == "params.yaml" else params.setdefault(file, {})

@@ -168,7 +168,10 @@ def test_register_from_dvc_takes_lineage_from_dvc_lock(workspace, reg):
     model_out = next(o for o in lock["train"]["outs"] if o["path"] == "model")
     assert m["artifact"]["md5"] == model_out["md5"] and m["artifact"]["format"] == "lightgbm"
     train_csv = next(d for d in lock["train"]["deps"] if d["path"] == "data/train.csv")
-    assert m["lineage"]["data"] == {"pipelines/churn/data/train.csv": train_csv["md5"]}
+    holdout = next(d for d in lock["evaluate"]["deps"] if d["path"] == "data/holdout.csv")
+    assert m["lineage"]["data"] == {"pipelines/churn/data/train.csv": train_csv["md5"],
+                                    "pipelines/churn/data/holdout.csv": holdout["md5"]}
+    assert m["lineage"]["params"]["evaluate"] == lock["evaluate"]["params"]["params.yaml"]["evaluate"]
     assert m["lineage"]["params"]["train"] == lock["train"]["params"]["params.yaml"]["train"]
     assert m["lineage"]["params"]["prepare"]["rows"] == ROWS  # upstream stages' params too
     assert m["lineage"]["git_sha"] == head and m["lineage"]["git_dirty"] is False
@@ -434,3 +437,19 @@ def test_register_from_dvc_data_outside_the_pipeline_folder_is_a_clean_path(regi
     assert result.exit_code == 0, result.output
     data = yaml.safe_load((registry / "models/tiny/1/manifest.yaml").read_text())["lineage"]["data"]
     assert data == {"pipelines/shared/rows.csv": hashlib.md5(b"a,b\n1,2\n").hexdigest()}
+
+
+def test_compare_explains_a_metric_change_by_the_evaluate_stage_params(workspace, reg):
+    """Only the evaluate stage's threshold changed: f1 moves, and compare must say which param did it."""
+    _register(reg, workspace)
+    churn = workspace / "pipelines/churn"
+    params = churn / "params.yaml"
+    params.write_text(params.read_text().replace("threshold: 0.5", "threshold: 0.3"))
+    dvc(churn, "repro")  # only evaluate reruns; the model is the same
+    git(workspace, "commit", "-qam", "lower threshold")
+    _register(reg, workspace)
+    data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
+    assert data["params_changed"] == [{"name": "evaluate.threshold", "a": 0.5, "b": 0.3}]
+    assert data["a"]["artifact_md5"] == data["b"]["artifact_md5"]
+    f1 = next(r for r in data["metrics"] if r["name"] == "f1")
+    assert f1["diff"] != 0
