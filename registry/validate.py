@@ -27,6 +27,7 @@ class Scored:
     target: str
     rows: int
     metrics: dict
+    threshold: float = DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -66,7 +67,19 @@ def holdout_spec(state: RegistryState, name: str, data: str | Path | None, targe
     return path, str(target)
 
 
-def score(root: Path, v: ModelVersion, data: Path, target: str) -> Scored:
+def threshold_of(state: RegistryState, name: str) -> float:
+    """model.yaml's validation.threshold: the probability from which a row counts as positive for f1,
+    precision, recall and accuracy (set it to the evaluate stage's, so the numbers match)."""
+    card = state.model(name).card
+    spec = (card.raw.get("validation") if card is not None else None) or {}
+    value = spec.get("threshold", DEFAULT_THRESHOLD) if isinstance(spec, dict) else DEFAULT_THRESHOLD
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise UsageError(f"models/{name}/model.yaml: validation.threshold must be a number between 0 and 1 "
+                         f"such as 0.5 (found {value!r})")
+    return float(value)
+
+
+def score(root: Path, v: ModelVersion, data: Path, target: str, threshold: float = DEFAULT_THRESHOLD) -> Scored:
     """Predict with version `v` on `data` and compute the metrics the pipeline's evaluate stage reports."""
     try:
         import numpy as np
@@ -97,7 +110,7 @@ def score(root: Path, v: ModelVersion, data: Path, target: str) -> Scored:
         reason = " ".join(str(exc).split())
         raise UsageError(f"{v.model} v{v.version} could not score {data}: {reason}") from None
     return Scored(data=_shown(root, data), data_md5=_md5(data), target=target, rows=int(len(y)),
-                  metrics=metrics(y.astype(int), prob))
+                  metrics=metrics(y.astype(int), prob, threshold), threshold=threshold)
 
 
 def metrics(y, prob, threshold: float = DEFAULT_THRESHOLD) -> dict:
@@ -134,7 +147,8 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
         result.why_not = (f"v{number} is already in {v.stage}; validation only promotes a version in "
                           f"{s.initial_stage}, and never moves one back")
     record = {"at": operations.now(), "by": who, "data": scored.data, "data_md5": scored.data_md5,
-              "target": scored.target, "rows": scored.rows, "metrics": dict(scored.metrics),
+              "target": scored.target, "rows": scored.rows, "threshold": scored.threshold,
+              "metrics": dict(scored.metrics),
               "gate": {"stage": stage, "passed": passed,
                        "checks": [f"{'ok' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in checks]},
               "promoted": promote}

@@ -453,3 +453,32 @@ def test_compare_explains_a_metric_change_by_the_evaluate_stage_params(workspace
     assert data["a"]["artifact_md5"] == data["b"]["artifact_md5"]
     f1 = next(r for r in data["metrics"] if r["name"] == "f1")
     assert f1["diff"] != 0
+
+
+def test_validate_uses_the_cards_threshold_so_f1_matches_evaluate(workspace, reg):
+    churn = workspace / "pipelines/churn"
+    params = churn / "params.yaml"
+    params.write_text(params.read_text().replace("threshold: 0.5", "threshold: 0.3"))
+    dvc(churn, "repro")
+    git(workspace, "commit", "-qam", "lower threshold")
+    _register(reg, workspace)
+    card = workspace / "models/churn/model.yaml"
+    with open(card, "a") as fh:
+        fh.write("validation: {data: pipelines/churn/data/holdout.csv, target: churned, threshold: 0.3}\n")
+    git(workspace, "commit", "-qm", "threshold", "models/churn/model.yaml")
+    result = reg(workspace, "validate", "churn", "1")
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((churn / "evaluation.json").read_text())
+    [record] = _manifest(workspace, 1)["validations"]
+    assert record["threshold"] == 0.3
+    assert {k: record["metrics"][k] for k in ("f1", "precision", "recall")} == \
+        {k: evaluation[k] for k in ("f1", "precision", "recall")}
+
+    card.write_text(card.read_text().replace("threshold: 0.3", "threshold: high"))
+    git(workspace, "commit", "-qm", "bad threshold", "models/churn/model.yaml")
+    before = snapshot(workspace)
+    bad = reg(workspace, "validate", "churn", "1")
+    assert bad.exit_code == 1
+    assert bad.stderr == ("error: models/churn/model.yaml: validation.threshold must be a number between 0 and 1 "
+                          "such as 0.5 (found 'high')\n")
+    assert snapshot(workspace) == before
