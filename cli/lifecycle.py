@@ -62,7 +62,7 @@ def compare(ctx: typer.Context, name: str,
         render._json(c.to_dict())
         return
     a, b = f"v{c.a.version}", f"v{c.b.version}"
-    render._table(f"{name} {a} ({c.a.stage}) vs {b} ({c.b.stage})", ["metric", a, b, "diff"],
+    render._table(f"{name} {a} ({_stage(c.a)}) vs {b} ({_stage(c.b)})", ["metric", a, b, "diff"],
                   [[n, render._num(x), render._num(y), _signed(d)] for n, x, y, d in c.metrics])
     typer.echo("")
     if c.params:
@@ -77,6 +77,10 @@ def compare(ctx: typer.Context, name: str,
     typer.echo("")
     typer.echo(f"git: {a} {_short(c.git.get('a'))}{' (dirty)' if c.a.lineage.get('git_dirty') else ''}, "
                f"{b} {_short(c.git.get('b'))}{' (dirty)' if c.b.lineage.get('git_dirty') else ''}")
+
+
+def _stage(v) -> str:
+    return "deleted" if v.deleted else v.stage
 
 
 def _signed(d) -> str:

@@ -199,7 +199,7 @@ class Demo:
 
 
 def _quote(arg: str) -> str:
-    return arg if arg and all(c.isalnum() or c in "-_./:=@#," for c in arg) else "'" + arg.replace("'", "'\\''") + "'"
+    return arg if arg and all(c.isalnum() or c in "-_./:=@#,%" for c in arg) else "'" + arg.replace("'", "'\\''") + "'"
 
 
 def main() -> int:
@@ -208,8 +208,9 @@ def main() -> int:
     print(f"reg demo: a scratch registry in {demo.repo}", flush=True)
     try:
         demo.story()
-    except StepFailed as exc:
-        print(f"\ndemo FAILED at step {demo.step}: {exc}\nThe scratch registry is left in {demo.repo}",
+    except Exception as exc:  # a step that failed, or the demo's own file handling: say where it stopped
+        what = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
+        print(f"\ndemo FAILED at step {demo.step}: {what}\nThe scratch registry is left in {demo.repo}",
               file=sys.stderr, flush=True)
         return 1
     print(f"\nDone in {time.monotonic() - demo.started:.0f} s. The scratch registry is in {demo.repo}\n"

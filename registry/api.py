@@ -96,7 +96,7 @@ class Registry:
         if v.deleted:
             raise UsageError(f"{name} v{number} was deleted; it cannot be validated")
         path, column = validate_mod.holdout_spec(state, name, data, target)
-        scored = validate_mod.score(self.root, v, path, column)
+        scored = validate_mod.score(self.root, v, path, column, validate_mod.threshold_of(state, name))
         return self._apply(lambda s: validate_mod.build(s, name, number, scored), push)
 
     def compare(self, name: str, first: str, second: str):

@@ -21,7 +21,8 @@ class Comparison:
 
     def to_dict(self) -> dict:
         side = lambda v: {"version": v.version, "stage": v.stage, "created_at": v.created_at,  # noqa: E731
-                          "git_sha": v.lineage.get("git_sha"), "git_dirty": v.lineage.get("git_dirty"),
+                          "deleted": bool(v.deleted), "git_sha": v.lineage.get("git_sha"),
+                          "git_dirty": v.lineage.get("git_dirty"),
                           "artifact_md5": v.md5}
         return {"model": self.model, "a": side(self.a), "b": side(self.b),
                 "metrics": [{"name": n, "a": x, "b": y, "diff": d} for n, x, y, d in self.metrics],

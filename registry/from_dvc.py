@@ -2,7 +2,7 @@
 
 The stage's model output is the artifact. Metrics come from the stage's own metrics files and from the
 metrics of stages that consumed that output (an `evaluate` stage), params and data hashes from dvc.lock
-for the stage and every stage upstream of it. Before anything is registered, the output and the
+for the stage, every stage upstream of it and those metric stages (their threshold, their holdout). Before anything is registered, the output and the
 metrics files must still be what dvc.lock recorded, so the lineage describes the artifact registered.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,9 @@ def parse_target(spec: str) -> tuple[str | None, str]:
         raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc train or --from-dvc pipelines/churn/dvc.yaml:train")
     if ":" in spec:
         where, _, stage = spec.rpartition(":")
-        return where or None, stage
+        if not stage.strip():
+            raise UsageError(f"--from-dvc {spec} names no stage after ':'; write e.g. {where or 'dvc.yaml'}:train")
+        return where or None, stage.strip()
     return None, spec
 
 
@@ -75,10 +78,27 @@ def _locate(spec: str, cwd: Path, root: Path) -> tuple[Path, str]:
         if stage in stages:
             return c, stage
     if not seen:
-        raise UsageError(f"no dvc.yaml found at {' or '.join(str(c) for c in candidates)}; run this in the "
-                         "pipeline's folder or give --from-dvc path/to/dvc.yaml:STAGE")
+        looked = list(dict.fromkeys(str(c.resolve()) for c in candidates))
+        found = _files_with_stage(root, stage)
+        hint = (f"; {stage!r} is in {', '.join(found)}: give --from-dvc {found[0]}:{stage}" if found else
+                "; run this in the pipeline's folder or give --from-dvc path/to/dvc.yaml:STAGE")
+        raise UsageError(f"no dvc.yaml found at {' or '.join(looked)}{hint}")
     known = sorted((yamlio.read(seen[0], str(seen[0])).get("stages") or {}))
     raise UsageError(f"{seen[0]} has no stage {stage!r}" + (f"; its stages: {', '.join(known)}" if known else ""))
+
+
+def _files_with_stage(root: Path, stage: str) -> list[str]:
+    """The repository's dvc.yaml files (committed or not) that define `stage`, relative to its root."""
+    proc = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", "dvc.yaml", "*/dvc.yaml"],
+                          cwd=str(root), capture_output=True, text=True)
+    found = []
+    for rel in proc.stdout.split("\n")[:50] if proc.returncode == 0 else []:
+        try:
+            if rel and stage in (yamlio.read(root / rel, rel).get("stages") or {}):
+                found.append(rel)
+        except Exception:  # a dvc.yaml that does not parse is no hint
+            continue
+    return found
 
 
 def _lock_entries(items) -> dict[str, dict]:
@@ -154,6 +174,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
     # win a name clash: they are the headline numbers; then the stage's own (training) metrics.
     own = StageRun(dvc_file=dvc_file, stage=stage, artifact=artifact)
     _collect_metrics(own, stage, metric_paths, lock_outs, base)
+    consumers = []  # the stages whose metrics were taken: their params and data (the holdout) are lineage too
     for other, other_body in stages.items():
         if other == stage or other not in lock or not isinstance(other_body, dict):
             continue
@@ -167,6 +188,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
             raise StateError(f"stage {other!r} last ran on another {out_rel}, so its metrics "
                              f"({', '.join(other_metrics)}) are stale; run `dvc repro` first")
         _collect_metrics(run, other, other_metrics, _lock_entries(lock[other].get("outs")), base)
+        consumers.append(other)
 
     run.metrics.update({k: x for k, x in own.metrics.items() if k not in run.metrics})
     run.metric_files = own.metric_files + run.metric_files
@@ -182,12 +204,12 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
     prefix = _rel(base, workspace)
     prefix = "" if prefix in (".", "") else prefix + "/"
     data, params = {}, {}
-    for name in upstream:
+    for name in upstream + [c for c in consumers if c not in upstream]:
         entry = lock.get(name) or {}
         for dep in entry.get("deps") or []:
             p = str(dep.get("path", ""))
-            if p and _md5(dep) and not p.lower().endswith(CODE_SUFFIXES):
-                data[prefix + _norm(p)] = _md5(dep)
+            if p and _md5(dep) and _norm(p) != out_rel and not p.lower().endswith(CODE_SUFFIXES):
+                data[_norm(prefix + p)] = _md5(dep)
         for file, values in (entry.get("params") or {}).items():
             target = params if file == "params.yaml" else params.setdefault(file, {})
             _merge(target, values or {})
@@ -195,7 +217,17 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
                    "dvc": {"file": _rel(dvc_file, workspace), "stage": stage, "cmd": lock[stage].get("cmd"),
                            "out": _rel(artifact, workspace), "md5": current,
                            **({"metrics": run.metric_files} if run.metric_files else {})}}
+    # git_dirty ignores untracked files, but a dvc.lock not yet committed means the recorded git SHA does
+    # not hold this run: `git checkout SHA && dvc checkout` would not give back this artifact.
+    if _uncommitted(lock_file):
+        run.lineage["git_dirty"] = True
     return run
+
+
+def _uncommitted(path: Path) -> bool:
+    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", path.name],
+                          cwd=str(path.parent), capture_output=True, text=True)
+    return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
 def _collect_metrics(run: StageRun, stage: str, paths: list[str], lock_outs: dict, base: Path) -> None:

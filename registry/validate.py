@@ -27,6 +27,7 @@ class Scored:
     target: str
     rows: int
     metrics: dict
+    threshold: float = DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -59,32 +60,57 @@ def holdout_spec(state: RegistryState, name: str, data: str | Path | None, targe
     if not target:
         raise UsageError(f"no target column for {name}: pass --target COLUMN, or set validation.target in "
                          f"models/{name}/model.yaml")
+    if path.is_dir():
+        raise UsageError(f"holdout data {path} is a folder; pass --data with a CSV file such as data/holdout.csv")
     if not path.is_file():
         raise UsageError(f"holdout data {path} does not exist; run the pipeline (dvc repro) or pass --data FILE")
     return path, str(target)
 
 
-def score(root: Path, v: ModelVersion, data: Path, target: str) -> Scored:
-    """Predict with version `v` on `data` and compute the metrics the pipeline's evaluate stage reports."""
-    import numpy as np
-    import pandas as pd
+def threshold_of(state: RegistryState, name: str) -> float:
+    """model.yaml's validation.threshold: the probability from which a row counts as positive for f1,
+    precision, recall and accuracy (set it to the evaluate stage's, so the numbers match)."""
+    card = state.model(name).card
+    spec = (card.raw.get("validation") if card is not None else None) or {}
+    value = spec.get("threshold", DEFAULT_THRESHOLD) if isinstance(spec, dict) else DEFAULT_THRESHOLD
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise UsageError(f"models/{name}/model.yaml: validation.threshold must be a number between 0 and 1 "
+                         f"such as 0.5 (found {value!r})")
+    return float(value)
 
-    frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else _read_csv(pd, data)
+
+def score(root: Path, v: ModelVersion, data: Path, target: str, threshold: float = DEFAULT_THRESHOLD) -> Scored:
+    """Predict with version `v` on `data` and compute the metrics the pipeline's evaluate stage reports."""
+    try:
+        import numpy as np
+        import pandas as pd
+        import sklearn.metrics  # noqa: F401  (metrics() needs it; say so before the model is loaded)
+    except ImportError as exc:
+        raise UsageError(f"reg validate needs pandas, numpy and scikit-learn ({exc.name or exc} is not installed): "
+                         "install the ml extras with pip install -e '.[ml]' in the reg checkout") from None
+
+    frame = _read_parquet(pd, data) if data.suffix.lower() == ".parquet" else _read_csv(pd, data)
     if target not in frame.columns:
-        raise UsageError(f"{data} has no column {target!r} (its columns: {', '.join(map(str, frame.columns))})")
+        hint = "; is it a comma-separated CSV?" if len(frame.columns) == 1 else ""
+        raise UsageError(f"{data} has no column {target!r} (its columns: {', '.join(map(str, frame.columns))}){hint}")
     if v.signature and v.signature.get("inputs"):
         missing = [c["name"] for c in v.signature["inputs"] if c.get("name") not in frame.columns]
         if missing:
             raise UsageError(f"{data} lacks the model's input column(s) {', '.join(missing)}")
+        _check_numeric(pd, frame, v.signature["inputs"], data)
     y = frame[target].to_numpy()
     labels = set(np.unique(y).tolist())
     if not labels <= {0, 1, True, False} or len(labels) < 2:
         raise UsageError(f"target column {target!r} in {data} must hold both classes as 0/1 "
                          f"(found {sorted(labels)[:5]})")
     model = _load(root, v)
-    prob = np.asarray(model.predict(frame.drop(columns=[target])), dtype="float64").reshape(-1)
+    try:
+        prob = np.asarray(model.predict(frame.drop(columns=[target])), dtype="float64").reshape(-1)
+    except (ValueError, TypeError, KeyError) as exc:  # data the model cannot take; a one-line reason
+        reason = " ".join(str(exc).split())
+        raise UsageError(f"{v.model} v{v.version} could not score {data}: {reason}") from None
     return Scored(data=_shown(root, data), data_md5=_md5(data), target=target, rows=int(len(y)),
-                  metrics=metrics(y.astype(int), prob))
+                  metrics=metrics(y.astype(int), prob, threshold), threshold=threshold)
 
 
 def metrics(y, prob, threshold: float = DEFAULT_THRESHOLD) -> dict:
@@ -121,7 +147,8 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
         result.why_not = (f"v{number} is already in {v.stage}; validation only promotes a version in "
                           f"{s.initial_stage}, and never moves one back")
     record = {"at": operations.now(), "by": who, "data": scored.data, "data_md5": scored.data_md5,
-              "target": scored.target, "rows": scored.rows, "metrics": dict(scored.metrics),
+              "target": scored.target, "rows": scored.rows, "threshold": scored.threshold,
+              "metrics": dict(scored.metrics),
               "gate": {"stage": stage, "passed": passed,
                        "checks": [f"{'ok' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in checks]},
               "promoted": promote}
@@ -164,7 +191,31 @@ def _read_csv(pd, path: Path):
     try:
         return pd.read_csv(path)
     except Exception as exc:
-        raise UsageError(f"{path} is not a readable CSV file: {exc}") from None
+        raise UsageError(f"{path} is not a readable CSV file: {' '.join(str(exc).split())}") from None
+
+
+def _read_parquet(pd, path: Path):
+    try:
+        return pd.read_parquet(path)
+    except ImportError:
+        raise UsageError(f"reading {path} needs pyarrow (pip install pyarrow); or pass the holdout as a CSV") from None
+    except Exception as exc:
+        raise UsageError(f"{path} is not a readable Parquet file: {' '.join(str(exc).split())}") from None
+
+
+NUMERIC_TYPES = ("int", "float", "double", "long", "bool")
+
+
+def _check_numeric(pd, frame, inputs: list, path: Path) -> None:
+    """A column the signature declares numeric must read as numbers (a stray text value makes it text)."""
+    for col in inputs:
+        name, kind = col.get("name"), str(col.get("type", ""))
+        if not kind.startswith(NUMERIC_TYPES) or pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        bad = pd.to_numeric(frame[name], errors="coerce").isna() & frame[name].notna()
+        example = frame[name][bad].iloc[0] if bad.any() else frame[name].iloc[0]
+        raise UsageError(f"{path}: column {name!r} must hold numbers ({kind} in the model's signature) "
+                         f"but holds {example!r}; fix the data or pass another --data file")
 
 
 def _load(root: Path, v: ModelVersion):

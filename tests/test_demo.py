@@ -55,3 +55,20 @@ def test_a_failing_step_stops_the_demo_with_its_command(tmp_path, capsys):
         demo.run("git", "log")  # not a git repository yet
     assert str(err.value) == "`git log` exited 128 (expected 0)"
     assert "$ git log" in capsys.readouterr().out
+
+
+def test_a_failing_pipeline_exits_1_and_leaves_the_scratch_path(tmp_path, monkeypatch, capsys, isolated_env):
+    import demo.__main__ as demo_main
+
+    broken = tmp_path / "churn"
+    broken.mkdir()
+    (broken / "dvc.yaml").write_text("stages:\n  prepare:\n    cmd: python -c 'raise SystemExit(4)'\n")
+    (broken / "params.yaml").write_text("train:\n  num_leaves: 31\n")
+    monkeypatch.setattr(demo_main, "SOURCE", broken)
+    monkeypatch.setattr(demo_main.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    assert demo_main.main() == 1
+    out, err = capsys.readouterr()
+    assert "$ dvc repro    (in pipelines/churn)" in out
+    assert re.search(r"demo FAILED at step 2: `dvc repro` exited [1-9][0-9]* \(expected 0\)", err)
+    assert f"The scratch registry is left in {tmp_path / 'scratch' / 'registry'}" in err

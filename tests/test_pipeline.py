@@ -132,6 +132,26 @@ def test_params_diff_shows_a_changed_hyperparameter(workspace):
     assert "train" in dvc(workspace / "pipelines/churn", "status")
 
 
+
+def test_a_plain_copy_of_the_pipeline_folder_runs_in_a_dvc_project(tmp_path):
+    """`cp -r pipelines/churn` as the README says: nothing copied along may git-ignore dvc.lock."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _env(home)
+    root = tmp_path / "project"
+    tracked = subprocess.run(["git", "ls-files", "pipelines/churn"], cwd=SOURCE.parent.parent, capture_output=True,
+                             text=True, check=True).stdout.split()
+    for rel in tracked:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOURCE.parent.parent / rel, root / rel)
+    params = root / "pipelines/churn/params.yaml"
+    params.write_text(params.read_text().replace("rows: 20000", "rows: 200"))
+    subprocess.run(["git", "init", "-q"], cwd=root, env=env, check=True)
+    dvc(root, "init", "-q", env=env)
+    dvc(root / "pipelines/churn", "repro", "prepare", env=env)
+    ignored = subprocess.run(["git", "check-ignore", "-q", "pipelines/churn/dvc.lock"], cwd=root, env=env)
+    assert ignored.returncode == 1, "dvc.lock is git-ignored in a copy of the pipeline"
+
 # -- register --from-dvc ---------------------------------------------------------------------------
 
 def test_register_from_dvc_takes_lineage_from_dvc_lock(workspace, reg):
@@ -148,7 +168,10 @@ def test_register_from_dvc_takes_lineage_from_dvc_lock(workspace, reg):
     model_out = next(o for o in lock["train"]["outs"] if o["path"] == "model")
     assert m["artifact"]["md5"] == model_out["md5"] and m["artifact"]["format"] == "lightgbm"
     train_csv = next(d for d in lock["train"]["deps"] if d["path"] == "data/train.csv")
-    assert m["lineage"]["data"] == {"pipelines/churn/data/train.csv": train_csv["md5"]}
+    holdout = next(d for d in lock["evaluate"]["deps"] if d["path"] == "data/holdout.csv")
+    assert m["lineage"]["data"] == {"pipelines/churn/data/train.csv": train_csv["md5"],
+                                    "pipelines/churn/data/holdout.csv": holdout["md5"]}
+    assert m["lineage"]["params"]["evaluate"] == lock["evaluate"]["params"]["params.yaml"]["evaluate"]
     assert m["lineage"]["params"]["train"] == lock["train"]["params"]["params.yaml"]["train"]
     assert m["lineage"]["params"]["prepare"]["rows"] == ROWS  # upstream stages' params too
     assert m["lineage"]["git_sha"] == head and m["lineage"]["git_dirty"] is False
@@ -169,6 +192,7 @@ def test_register_from_dvc_with_a_path_to_dvc_yaml_from_anywhere(workspace, reg,
     (["--from-dvc", "trian"], "has no stage 'trian'; its stages: evaluate, prepare, train"),
     (["--from-dvc", "train", "--metrics", "m.json"], "--from-dvc takes metrics, params and format from the pipeline"),
     (["--from-dvc", "prepare"], "stage 'prepare' has several outputs (data/train.csv, data/holdout.csv)"),
+    (["--from-dvc", "dvc.yaml:"], "--from-dvc dvc.yaml: names no stage after ':'; write e.g. dvc.yaml:train"),
     ([], "give the PATH to register, or --from-dvc STAGE"),
 ])
 def test_register_from_dvc_bad_input_changes_nothing(workspace, reg, args, message):
@@ -177,6 +201,23 @@ def test_register_from_dvc_bad_input_changes_nothing(workspace, reg, args, messa
     assert result.exit_code != 0
     assert message in result.output
     assert snapshot(workspace) == before
+
+
+def test_register_from_dvc_at_the_root_names_the_dvc_yaml_that_has_the_stage(workspace, reg, monkeypatch):
+    monkeypatch.chdir(workspace)
+    before = snapshot(workspace)
+    result = reg(workspace, "register", "churn", "--from-dvc", "train")
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: no dvc.yaml found at {workspace.resolve() / 'dvc.yaml'}; 'train' is in "
+                             "pipelines/churn/dvc.yaml: give --from-dvc pipelines/churn/dvc.yaml:train\n")
+    assert snapshot(workspace) == before
+
+
+def test_register_from_dvc_with_dvc_lock_not_committed_is_dirty(workspace, reg):
+    git(workspace, "rm", "-q", "--cached", "pipelines/churn/dvc.lock")
+    git(workspace, "commit", "-qm", "the run is not in git")
+    _register(reg, workspace)
+    assert _manifest(workspace, 1)["lineage"]["git_dirty"] is True
 
 
 def test_register_from_dvc_refuses_an_output_changed_after_the_run(workspace, reg):
@@ -326,3 +367,118 @@ def test_validate_again_records_without_moving_the_version(workspace, reg):
     m = _manifest(workspace, 1)
     assert m["stage"] == "staging" and [r["promoted"] for r in m["validations"]] == [True, False]
     assert git(workspace, "log", "-1", "--format=%s").strip() == "reg: validate churn v1"
+
+
+def test_validate_unusable_data_is_one_line_and_changes_nothing(workspace, reg, tmp_path):
+    _register(reg, workspace)
+    holdout = (workspace / "pipelines/churn/data/holdout.csv").read_text().splitlines()
+    header = holdout[0].split(",")
+    col = header.index("tenure_months")
+    bad_row = holdout[1].split(",")
+    bad_row[col] = "abc"
+    files = {
+        "text.csv": "\n".join([holdout[0], ",".join(bad_row), *holdout[2:]]) + "\n",
+        "semicolons.csv": "\n".join(line.replace(",", ";") for line in holdout) + "\n",
+        "fake.parquet": "not parquet\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "folder").mkdir()
+    cases = {
+        "text.csv": "column 'tenure_months' must hold numbers (int64 in the model's signature) but holds 'abc'",
+        "semicolons.csv": "; is it a comma-separated CSV?",
+        "fake.parquet": "fake.parquet",
+        "folder": "is a folder; pass --data with a CSV file",
+    }
+    before = snapshot(workspace)
+    for name, message in cases.items():
+        result = reg(workspace, "validate", "churn", "1", "--data", str(tmp_path / name), "--target", "churned")
+        assert result.exit_code == 1, (name, result.output)
+        assert result.stderr.startswith("error: ") and message in result.stderr, (name, result.stderr)
+        assert result.stderr.count("\n") == 1 and "unexpected" not in result.stderr, (name, result.stderr)
+    assert snapshot(workspace) == before
+
+
+def test_compare_says_a_version_is_deleted(workspace, reg):
+    _register(reg, workspace)
+    _register(reg, workspace)
+    assert reg(workspace, "delete", "churn", "1", "--reason", "leaked data").exit_code == 0
+    out = reg(workspace, "compare", "churn", "1", "2")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines()[0] == "churn v1 (deleted) vs v2 (none)"
+    data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
+    assert data["a"]["deleted"] is True and data["b"]["deleted"] is False
+
+
+def test_validate_without_the_ml_extras_says_what_to_install(workspace, reg, monkeypatch):
+    _register(reg, workspace)
+    before = snapshot(workspace)
+    monkeypatch.setitem(sys.modules, "sklearn.metrics", None)  # as if scikit-learn were not installed
+    result = reg(workspace, "validate", "churn", "1", "--data", "data/holdout.csv", "--target", "churned")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: reg validate needs pandas, numpy and scikit-learn (sklearn.metrics is not "
+                             "installed): install the ml extras with pip install -e '.[ml]' in the reg checkout\n")
+    assert snapshot(workspace) == before
+
+
+def test_register_from_dvc_data_outside_the_pipeline_folder_is_a_clean_path(registry, reg, monkeypatch):
+    """A dep such as ../shared/rows.csv is recorded as pipelines/shared/rows.csv, not pipelines/tiny/../..."""
+    tiny = registry / "pipelines/tiny"
+    tiny.mkdir(parents=True)
+    (registry / "pipelines/shared").mkdir()
+    (registry / "pipelines/shared/rows.csv").write_text("a,b\n1,2\n")
+    (tiny / "dvc.yaml").write_text("stages:\n  train:\n    cmd: mkdir -p model && cp ../shared/rows.csv model/\n"
+                                   "    deps: [../shared/rows.csv]\n    outs: [model]\n")
+    dvc(tiny, "repro")
+    git(registry, "add", "-A")
+    git(registry, "commit", "-qm", "tiny pipeline")
+    monkeypatch.chdir(tiny)
+    result = reg(registry, "register", "tiny", "--from-dvc", "train")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((registry / "models/tiny/1/manifest.yaml").read_text())["lineage"]["data"]
+    assert data == {"pipelines/shared/rows.csv": hashlib.md5(b"a,b\n1,2\n").hexdigest()}
+
+
+def test_compare_explains_a_metric_change_by_the_evaluate_stage_params(workspace, reg):
+    """Only the evaluate stage's threshold changed: f1 moves, and compare must say which param did it."""
+    _register(reg, workspace)
+    churn = workspace / "pipelines/churn"
+    params = churn / "params.yaml"
+    params.write_text(params.read_text().replace("threshold: 0.5", "threshold: 0.3"))
+    dvc(churn, "repro")  # only evaluate reruns; the model is the same
+    git(workspace, "commit", "-qam", "lower threshold")
+    _register(reg, workspace)
+    data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
+    assert data["params_changed"] == [{"name": "evaluate.threshold", "a": 0.5, "b": 0.3}]
+    assert data["a"]["artifact_md5"] == data["b"]["artifact_md5"]
+    f1 = next(r for r in data["metrics"] if r["name"] == "f1")
+    assert f1["diff"] != 0
+
+
+def test_validate_uses_the_cards_threshold_so_f1_matches_evaluate(workspace, reg):
+    churn = workspace / "pipelines/churn"
+    params = churn / "params.yaml"
+    params.write_text(params.read_text().replace("threshold: 0.5", "threshold: 0.3"))
+    dvc(churn, "repro")
+    git(workspace, "commit", "-qam", "lower threshold")
+    _register(reg, workspace)
+    card = workspace / "models/churn/model.yaml"
+    with open(card, "a") as fh:
+        fh.write("validation: {data: pipelines/churn/data/holdout.csv, target: churned, threshold: 0.3}\n")
+    git(workspace, "commit", "-qm", "threshold", "models/churn/model.yaml")
+    result = reg(workspace, "validate", "churn", "1")
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((churn / "evaluation.json").read_text())
+    [record] = _manifest(workspace, 1)["validations"]
+    assert record["threshold"] == 0.3
+    assert {k: record["metrics"][k] for k in ("f1", "precision", "recall")} == \
+        {k: evaluation[k] for k in ("f1", "precision", "recall")}
+
+    card.write_text(card.read_text().replace("threshold: 0.3", "threshold: high"))
+    git(workspace, "commit", "-qm", "bad threshold", "models/churn/model.yaml")
+    before = snapshot(workspace)
+    bad = reg(workspace, "validate", "churn", "1")
+    assert bad.exit_code == 1
+    assert bad.stderr == ("error: models/churn/model.yaml: validation.threshold must be a number between 0 and 1 "
+                          "such as 0.5 (found 'high')\n")
+    assert snapshot(workspace) == before
