@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -211,6 +212,23 @@ def test_ci_template_runs_reg_check_against_the_target_branch():
     run = "\n".join(s.get("run", "") for s in steps)
     assert 'reg check --base "origin/${{ github.base_ref }}" --format markdown' in run
     assert steps[0]["with"]["fetch-depth"] == 0
+
+
+def test_ci_template_installs_this_reg_and_does_not_block_unrelated_pull_requests():
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parent.parent / "templates/ci/registry-check.yml"
+    workflow = yaml.safe_load(template.read_text())
+    job = workflow["jobs"]["reg-check"]
+    runs = [s.get("run", "") for s in job["steps"]]
+    # `reg` on PyPI is an unrelated package: the template must not install it by that name
+    assert not any(re.search(r"pip install reg\b", r) for r in runs)
+    assert "git+" in job["env"]["REG_PACKAGE"]
+    # a required check skipped by a paths filter never reports and blocks every other pull request
+    on = workflow.get("on", workflow.get(True))
+    assert not (on["pull_request"] or {}).get("paths")
+    post = next(s for s in job["steps"] if s.get("name", "").startswith("Post"))
+    assert post.get("continue-on-error") is True  # fork pull requests have a read-only token
 
 
 def test_git_revert_of_a_promotion_is_a_valid_rollback(churn, reg):
