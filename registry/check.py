@@ -511,9 +511,12 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
 
 # -- the whole check -------------------------------------------------------------------------------
 
-def check(root: Path, head: str = "HEAD", base: str | None = None, *, exclude_all: bool = False) -> Report:
+def check(root: Path, head: str = "HEAD", base: str | None = None, *, exclude_all: bool = False,
+          strict_base: bool = False) -> Report:
     """Invariants at `head`, and, with `base` (or `exclude_all`: every commit no ref has yet, as a server
-    hook sees a pushed branch), the rules every commit since must keep."""
+    hook sees a pushed branch), the rules every commit since must keep. `strict_base` (the hook's old tip)
+    also refuses a head that dropped versions `base` had, as a force push does; otherwise the ends
+    compared are the merge base and head, so a branch behind its base is not blamed for newer versions."""
     root = Path(root)
     head_sha = _rev(root, head)
     base_sha = _rev(root, base) if base else None
@@ -522,9 +525,59 @@ def check(root: Path, head: str = "HEAD", base: str | None = None, *, exclude_al
     report.problems += check_tree(root, head_sha, cache)
     if base_sha or exclude_all:
         rng = check_range(root, head_sha, base_sha, report, exclude_all=exclude_all, cache=cache)
+        if base_sha:
+            before = base_sha if strict_base else _merge_base(root, base_sha, head_sha)
+            if before:
+                _compare_ends(rng, report, before, head_sha)
         _comparisons(rng, report, head_sha, base_sha)
     cache.save()
     return report
+
+
+def _merge_base(root: Path, a: str, b: str) -> str | None:
+    proc = subprocess.run(["git", "merge-base", a, b], cwd=str(root), capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+MANIFEST_RE = re.compile(r"^models/([^/]+)/([1-9][0-9]*)/manifest\.yaml$")
+
+
+def _compare_ends(rng: _Range, report: Report, before: str, head: str) -> None:
+    """The commit-by-commit rules skip merge commits and manifests that do not parse, and a force push
+    has no commits to judge; so also compare the two ends directly: every version `before` had is still
+    there at `head`, with the same immutable fields, and not revived."""
+    old_state, new_state = rng.state(before), rng.state(head)
+    old_tree, new_tree = old_state._tree or {}, new_state._tree or {}
+    already = {p.where for p in report.problems}
+    for rel, sha in sorted(old_tree.items()):
+        if not MANIFEST_RE.match(rel) or rel in already or new_tree.get(rel) == sha:
+            continue
+        try:
+            old = _blob(rng.root, old_state, sha, rel)
+        except CorruptState:
+            continue
+        if not isinstance(old, dict):
+            continue
+        if rel not in new_tree:
+            report.problems.append(Problem(rel, f"was there at {before[:8]} and is gone at {head[:8]}: versions are "
+                                                "never removed or renumbered (`reg delete` keeps the manifest as a "
+                                                "tombstone)"))
+            continue
+        try:
+            new = _blob(rng.root, new_state, new_tree[rel], rel)
+        except CorruptState:
+            continue  # the tree check names it
+        if not isinstance(new, dict):
+            continue
+        for f in IMMUTABLE_FIELDS:
+            if old.get(f) != new.get(f):
+                report.problems.append(Problem(rel, f"immutable field {_field_change(f, old.get(f), new.get(f))} "
+                                                    f"changed between {before[:8]} and {head[:8]} (in a merge or "
+                                                    "through a commit that did not parse); register a new version "
+                                                    "instead"))
+        if old.get("deleted") and not new.get("deleted"):
+            report.problems.append(Problem(rel, f"was deleted at {before[:8]} and is revived at {head[:8]}; a "
+                                                "tombstone stays deleted (register the artifact again)"))
 
 
 def _rev(root: Path, rev: str) -> str:

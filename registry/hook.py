@@ -61,7 +61,8 @@ def pre_receive(root: Path, updates: str) -> tuple[bool, str]:
         if not ref.startswith("refs/heads/") or new == ZERO:
             continue  # tags and branch deletions carry no registry change of their own
         try:
-            report = check_mod.check(root, new, None if old == ZERO else old, exclude_all=old == ZERO)
+            report = check_mod.check(root, new, None if old == ZERO else old, exclude_all=old == ZERO,
+                                     strict_base=True)
         except RegistryError as exc:
             ok = False
             out.append(f"reg check could not judge {ref}: {exc}")

@@ -246,3 +246,39 @@ def test_reg_rollback_passes_check_despite_production_gates(churn, reg):
     assert result.exit_code == 0, result.output
     result = reg(churn, "check", "--base", "base")
     assert result.exit_code == 0, result.output
+
+
+def test_metric_edit_hidden_in_a_merge_commit_is_refused(churn, reg):
+    git(churn, "checkout", "-q", "-b", "side")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "side work")
+    git(churn, "checkout", "-q", "main")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "main work")
+    git(churn, "merge", "-q", "--no-ff", "--no-commit", "side")
+    _edit(churn, "models/churn/2/manifest.yaml", lambda d: d["metrics"].update(roc_auc=0.99))
+    _hand_commit(churn, "Merge side")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert "models/churn/2/manifest.yaml: immutable field metrics (roc_auc: 0.88 -> 0.99) changed between " \
+        in result.stdout
+
+
+def test_metric_edit_through_a_manifest_that_did_not_parse_is_refused(churn, reg):
+    path = churn / "models/churn/2/manifest.yaml"
+    good = path.read_text()
+    path.write_text(good.replace("roc_auc: 0.88", "roc_auc: 0.99") + "metrics: [unclosed\n")
+    _hand_commit(churn, "oops")
+    path.write_text(good.replace("roc_auc: 0.88", "roc_auc: 0.99"))
+    _hand_commit(churn, "fix the yaml")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert "immutable field metrics (roc_auc: 0.88 -> 0.99) changed between " in result.stdout
+
+
+def test_a_branch_behind_its_base_is_not_blamed_for_newer_versions(churn, reg, artifact):
+    git(churn, "checkout", "-q", "-b", "old-branch", "base")
+    git(churn, "checkout", "-q", "main")
+    (artifact / "model.txt").write_text("tree\n4\n")
+    assert reg(churn, "register", "churn", str(artifact)).exit_code == 0
+    git(churn, "checkout", "-q", "old-branch")
+    result = reg(churn, "check", "--base", "main")
+    assert result.exit_code == 0, result.output
