@@ -293,7 +293,8 @@ def _check_model(state: RegistryState, name: str, paths: list[str]) -> list[Prob
         md5 = _pointer_md5(_read(state, rel, problems))
         if md5 != v.md5:
             problems.append(Problem(rel, f"tracks {md5}, but it should track v{v.version}'s artifact {v.md5}"))
-    for pname in sorted(existing - set(wanted)):
+    unread = set(state._version_dirs(name)) - set(parsed)  # their stage and aliases are unknown
+    for pname in sorted(existing - set(wanted) if not unread else ()):
         problems.append(Problem(f"{base}/{pname}.dvc", f"points at nothing: no version of {name} is in "
                                                        f"{pname} or holds that alias; remove it"))
     return problems

@@ -282,3 +282,13 @@ def test_a_branch_behind_its_base_is_not_blamed_for_newer_versions(churn, reg, a
     git(churn, "checkout", "-q", "old-branch")
     result = reg(churn, "check", "--base", "main")
     assert result.exit_code == 0, result.output
+
+
+def test_unparseable_manifest_is_one_problem_without_advice_to_remove_its_pointer(churn, reg):
+    assert reg(churn, "alias", "churn", "3", "challenger").exit_code == 0
+    (churn / "models/churn/3/manifest.yaml").write_text("model: [churn\n")
+    _hand_commit(churn, "break v3")
+    result = reg(churn, "check")
+    assert result.exit_code == 1
+    assert "problem: models/churn/3/manifest.yaml: is not valid YAML (line 2)" in result.stdout
+    assert "challenger.dvc" not in result.stdout  # v3 may well hold it: restoring the manifest is the fix
