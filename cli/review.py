@@ -42,7 +42,11 @@ def codeowners(ctx: typer.Context,
     """Write CODEOWNERS from each model's owners, so the forge requires their review of models/<name>/."""
     from registry import codeowners as co
 
-    applied = co.write(_reg(ctx).root, path, push=push)
+    root = _reg(ctx).root
+    applied = co.write(root, path, push=push)
+    if applied is None:
+        typer.echo(f"{path or co.default_path(root)} is up to date (no commit)")
+        return
     typer.echo(f"Wrote {applied.result} (commit {applied.commit[:8]}{', pushed' if applied.pushed else ''})")
 
 

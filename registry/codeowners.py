@@ -32,19 +32,31 @@ def text(state, kept: str = "") -> str:
     return HEADER + "".join(line + "\n" for line in lines) + END + kept
 
 
-def write(root: Path, rel: str | None = None, push: bool | None = None) -> Applied:
+def _render(root: Path, rel: str, state) -> tuple[str, str]:
+    """(the file as it is, the file as it should be)."""
+    path = root / rel
+    current = path.read_text() if path.is_file() else ""
+    kept = current.split(END, 1)[1] if END in current else ("" if not current else "\n" + current)
+    new = text(state, kept)
+    if not any(line.startswith("/models/") for line in new.splitlines()):
+        raise UsageError("no model lists owners; add `owners: [you@example.com]` to models/<name>/model.yaml")
+    return current, new
+
+
+def write(root: Path, rel: str | None = None, push: bool | None = None) -> Applied | None:
+    """Commit the CODEOWNERS file; None when it is already up to date (running it again is not an error)."""
+    from .state import read_state
+
     root = Path(root)
     rel = rel or default_path(root)
     if rel.startswith("/") or ".." in Path(rel).parts or rel.startswith("models/"):
         raise UsageError(f"invalid CODEOWNERS path {rel!r}: give a path inside the repository, e.g. .github/CODEOWNERS")
+    current, new = _render(root, rel, read_state(root))
+    if new == current:
+        return None
 
     def build(state) -> ChangeSet:
-        path = root / rel
-        current = path.read_text() if path.is_file() else ""
-        kept = current.split(END, 1)[1] if END in current else ("" if not current else "\n" + current)
-        new = text(state, kept)
-        if not any(line.startswith("/models/") for line in new.splitlines()):
-            raise UsageError("no model lists owners; add `owners: [you@example.com]` to models/<name>/model.yaml")
+        current, new = _render(root, rel, state)
         cs = ChangeSet(subject=f"reg: write {rel} from model owners", trailers={"Reg-Action": "codeowners"})
         if new != current:
             cs.writes[rel] = new

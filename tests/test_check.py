@@ -191,6 +191,12 @@ def test_codeowners_from_model_owners(churn, reg):
     assert "/models/churn/ ada@example.com\n" in text and "/models/registry.yaml ada@example.com\n" in text
     assert git(churn, "log", "-1", "--format=%s").strip() == "reg: write .github/CODEOWNERS from model owners"
     assert git(churn, "status", "--porcelain") == ""
+    # running it again (e.g. in CI, to keep the file in sync) is not an error
+    head = git(churn, "rev-parse", "HEAD")
+    result = reg(churn, "codeowners")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ".github/CODEOWNERS is up to date (no commit)\n"
+    assert git(churn, "rev-parse", "HEAD") == head
     # lines a person adds below the marker survive a rewrite
     (churn / ".github/CODEOWNERS").write_text(text + "/docs/ @docs-team\n")
     git(churn, "commit", "-qam", "docs owners")
