@@ -585,6 +585,9 @@ def _rev(root: Path, rev: str) -> str:
     proc = subprocess.run(["git", "rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], cwd=str(root),
                           capture_output=True, text=True)
     if proc.returncode != 0:
+        if rev == "HEAD":
+            raise RegistryError("the repository has no commits yet, so there is nothing to check; run "
+                                "`reg init` and commit first")
         raise RegistryError(f"unknown revision {rev!r}: give a commit, branch or tag that exists "
                             "(in CI, fetch the base branch first)")
     return proc.stdout.strip()

@@ -298,3 +298,11 @@ def test_unparseable_manifest_is_one_problem_without_advice_to_remove_its_pointe
     assert result.exit_code == 1
     assert "problem: models/churn/3/manifest.yaml: is not valid YAML (line 2)" in result.stdout
     assert "challenger.dvc" not in result.stdout  # v3 may well hold it: restoring the manifest is the fix
+
+
+def test_check_in_a_repository_without_commits_says_so(tmp_path, reg):
+    git(tmp_path, "init", "-q", "fresh")
+    result = reg(tmp_path / "fresh", "check")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: the repository has no commits yet, so there is nothing to check; run "
+                             "`reg init` and commit first\n")
