@@ -147,3 +147,16 @@ def test_force_push_that_drops_a_version_is_refused(server, artifact):
     assert proc.returncode != 0, proc.stderr
     assert "models/churn/2/manifest.yaml: was there at " in proc.stderr and "versions are never removed" in proc.stderr
     assert git(bare, "rev-parse", "main") == before
+
+
+def test_install_honours_core_hooks_path(tmp_path, reg):
+    bare = tmp_path / "hooked.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    shared = tmp_path / "shared-hooks"
+    shared.mkdir()
+    git(bare, "config", "core.hooksPath", str(shared))
+    result = reg(tmp_path, "hook", "install", str(bare))
+    assert result.exit_code == 0, result.output
+    assert (shared / "pre-receive").is_file()  # where git will run it, not the ignored hooks/
+    assert not (bare / "hooks" / "pre-receive").exists()
+    assert f"Installed {shared / 'pre-receive'}" in result.stdout
