@@ -411,9 +411,47 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
     report.commits = len(commits)
     for c in commits:
         if len(c.parents) > 1:
-            continue  # a merge brings commits that are judged one by one
+            _check_merge(rng, c, report)  # its parents' commits are judged one by one
+            continue
         _check_commit(rng, c, report)
     return rng
+
+
+def _check_merge(rng: _Range, c: _Commit, report: Report) -> None:
+    """A merge brings changes already judged in its parents; only a stage that no parent had is the merge's
+    own move (made while resolving it), judged like any other. Immutable fields: see `_compare_ends`."""
+    root = rng.root
+    out = git.run(["diff-tree", "-r", "-c", "--no-commit-id", "--name-only", c.sha, "--", "models"], root)
+    head_state = rng.state(c.sha)
+    s = head_state.settings
+    moves = []
+    for rel in out.splitlines():
+        m = MANIFEST_RE.match(rel)
+        if not m or rel not in (head_state._tree or {}):
+            continue
+        try:
+            new = _blob(root, head_state, head_state._tree[rel], rel)
+            olds = []
+            for p in c.parents:
+                st = rng.state(p)
+                olds.append(_blob(root, st, st._tree[rel], rel) if rel in (st._tree or {}) else None)
+        except CorruptState:
+            continue
+        if not isinstance(new, dict) or new.get("deleted"):
+            continue
+        stage_of = lambda d: str((d or {}).get("stage") or s.initial_stage).lower()  # noqa: E731
+        new_stage = stage_of(new)
+        if any(old is not None and stage_of(old) == new_stage for old in olds):
+            continue
+        old = olds[0]
+        if old is None or stage_of(old) == new_stage:
+            continue
+        moves.append((m.group(1), int(m.group(2)), old, new, stage_of(old), new_stage))
+    entered = {(name, new_stage) for name, _, _, _, _, new_stage in moves}
+    for name, number, old, new, old_stage, new_stage in moves:
+        if new_stage == s.archive_stage and old_stage in s.exclusive_stages and (name, old_stage) in entered:
+            continue  # displaced by the version this merge moved in, which is judged
+        _judge_move(rng, c, report, name, number, old, new, old_stage, new_stage)
 
 
 def _check_commit(rng: _Range, c: _Commit, report: Report) -> None:

@@ -306,3 +306,30 @@ def test_check_in_a_repository_without_commits_says_so(tmp_path, reg):
     assert result.exit_code == 1
     assert result.stderr == ("error: the repository has no commits yet, so there is nothing to check; run "
                              "`reg init` and commit first\n")
+
+
+def test_promotion_made_while_resolving_a_merge_is_judged(churn, reg):
+    git(churn, "checkout", "-q", "-b", "side")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "side work")
+    git(churn, "checkout", "-q", "main")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "main work")
+    # an ordinary merge of reg's own changes passes
+    assert reg(churn, "promote", "churn", "3", "staging", "--force", "--reason", "try it").exit_code == 0
+    git(churn, "merge", "-q", "--no-ff", "-m", "Merge side", "side")
+    assert reg(churn, "check", "--base", "base").exit_code == 0
+    git(churn, "checkout", "-q", "side")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "more side work")
+    git(churn, "checkout", "-q", "main")
+    git(churn, "merge", "-q", "--no-ff", "--no-commit", "side")
+    # bob slips v2 into production inside the merge: not allowed, and no reason
+    _edit(churn, "models/churn/2/manifest.yaml", lambda d: d.update(stage="production"))
+    _edit(churn, "models/churn/1/manifest.yaml", lambda d: d.update(stage="archived"))
+    shutil.copy(churn / "models/churn/2/model.dvc", churn / "models/churn/production.dvc")
+    p = churn / "models/churn/production.dvc"
+    p.write_text(p.read_text().replace("path: model", "path: production"))
+    _hand_commit(churn, "Merge side again", author="Bob <bob@example.com>")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert ("churn v2 moved staging -> production in " in result.stdout
+            and "by bob@example.com: not allowed: bob@example.com may not move churn to production" in result.stdout)
+    assert "v1 moved" not in result.stdout  # its archiving is part of v2's promotion
