@@ -422,6 +422,8 @@ def _check_merge(rng: _Range, c: _Commit, report: Report) -> None:
     own move (made while resolving it), judged like any other. Immutable fields: see `_compare_ends`."""
     root = rng.root
     out = git.run(["diff-tree", "-r", "-c", "--no-commit-id", "--name-only", c.sha, "--", "models"], root)
+    if not any(MANIFEST_RE.match(rel) for rel in out.splitlines()):
+        return  # the usual merge: nothing of its own
     head_state = rng.state(c.sha)
     s = head_state.settings
     moves = []
