@@ -699,6 +699,11 @@ def _cell(x) -> str:
     return policy._num(x)
 
 
+def _md_cell(text: str) -> str:
+    """Text a person wrote (a reason) inside a markdown table cell: a | or a line break would end the row."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def format_markdown(report: Report) -> str:
     """A pull-request review comment: verdict, one section per model changed, its stage moves, and a metrics
     table of the new version(s) against the version now in production."""
@@ -722,10 +727,10 @@ def format_markdown(report: Report) -> str:
         if moves:
             out += ["", "| version | from | to | by | reason | checks |", "|---|---|---|---|---|---|"]
             for m in moves:
-                checks = "<br>".join(f"{'✅' if c.passed else ('⚠️' if m.forced else '❌')} {c.name}: {c.detail}"
-                                     for c in m.checks) or "no gates"
-                out.append(f"| v{m.version} | {m.from_stage} | {m.to_stage} | {m.author} | {m.reason or '-'} | "
-                           f"{checks} |")
+                checks = "<br>".join(f"{'✅' if c.passed else ('⚠️' if m.forced else '❌')} {_md_cell(c.name)}: "
+                                     f"{_md_cell(c.detail)}" for c in m.checks) or "no gates"
+                out.append(f"| v{m.version} | {m.from_stage} | {m.to_stage} | {_md_cell(m.author)} | "
+                           f"{_md_cell(m.reason or '-')} | {checks} |")
         comp = report.comparisons.get(name)
         if comp and comp["candidates"]:
             current = comp["current"]

@@ -333,3 +333,12 @@ def test_promotion_made_while_resolving_a_merge_is_judged(churn, reg):
     assert ("churn v2 moved staging -> production in " in result.stdout
             and "by bob@example.com: not allowed: bob@example.com may not move churn to production" in result.stdout)
     assert "v1 moved" not in result.stdout  # its archiving is part of v2's promotion
+
+
+def test_markdown_keeps_a_reason_with_a_pipe_in_its_table_cell(churn, reg):
+    assert reg(churn, "promote", "churn", "3", "staging", "--force", "--reason", "A/B | week 1").exit_code == 0
+    result = reg(churn, "check", "--base", "base", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| v3 |"))
+    assert "| A/B \\| week 1 |" in row
+    assert len(re.split(r"(?<!\\)\|", row)) == 8  # six cells, as in the header
