@@ -67,7 +67,8 @@ def proposal(p, as_json: bool = False) -> None:
                                "url": p.url, "title": p.title, "body": p.body}, indent=2))
         return
     typer.echo(f"Proposed on branch {p.branch} (commit {p.commit[:8]}), pushed to {p.remote}; "
-               f"your branch {p.base_branch} is unchanged.")
+               + ("your detached HEAD is unchanged." if getattr(p, "detached", False)
+                  else f"your branch {p.base_branch} is unchanged."))
     typer.echo(f"Open a pull request from {p.branch} into {p.base_branch}"
                + (f":\n  {p.url}" if p.url else f" on {p.remote_url}."))
     typer.echo(f"Title: {p.title}")

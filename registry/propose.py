@@ -31,6 +31,7 @@ class Proposal:
     url: str | None
     change: ChangeSet
     warnings: list[str] = field(default_factory=list)
+    detached: bool = False  # the user was on no branch; base_branch is then the remote's default branch
 
     @property
     def result(self):
@@ -135,7 +136,12 @@ def propose(root: Path, build) -> Proposal:
     head = git.head(root)
     if head is None:
         raise StateError("the repository has no commits yet; commit once before proposing a change")
-    base_branch = git.current_branch(root) or "main"
+    base_branch = git.current_branch(root)
+    detached = base_branch is None
+    if detached:
+        default = subprocess.run(["git", "symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"],
+                                 cwd=str(root), capture_output=True, text=True).stdout.strip()
+        base_branch = default.removeprefix(f"{remote}/") or "main"
     tmp = Path(tempfile.mkdtemp(prefix="reg-propose-"))
     wt = tmp / "worktree"
     git.run(["worktree", "add", "-q", "--detach", str(wt), head], root)
@@ -162,7 +168,7 @@ def propose(root: Path, build) -> Proposal:
                            f"proposal is committed on the local branch {branch}: push it with "
                            f"`git push {remote} {branch}`")
         return Proposal(branch, base_branch, applied.commit, remote, without_credentials(remote_url),
-                        compare_url(remote_url, base_branch, branch), applied.change)
+                        compare_url(remote_url, base_branch, branch), applied.change, detached=detached)
     finally:
         git.run(["worktree", "remove", "--force", str(wt)], root, check=False)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -163,3 +163,16 @@ def test_proposal_does_not_print_credentials_of_the_remote(registry, origin, reg
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.stdout
     assert "into main on https://git.example.com/ml/models.git." in result.stdout
+
+
+def test_proposal_from_a_detached_head_targets_the_remotes_default_branch(registry, origin, reg, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))  # origin/HEAD -> origin/main
+    git(clone, "config", "user.email", "ada@example.com")
+    git(clone, "config", "user.name", "Ada Lovelace")
+    git(clone, "checkout", "-q", "--detach")
+    result = reg(clone, "promote", "churn", "1", "staging", "--propose")
+    assert result.exit_code == 0, result.output
+    assert "your detached HEAD is unchanged." in result.stdout
+    assert "Open a pull request from reg/churn-v1-staging into main" in result.stdout
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "HEAD"
