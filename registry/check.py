@@ -134,7 +134,8 @@ def check_tree(root: Path, rev: str = "HEAD", cache=None) -> list[Problem]:
         if cache is not None:
             state.cache = cache
     except CorruptState as exc:
-        problems.append(Problem(settings_mod.SETTINGS_PATH, str(exc).removeprefix(settings_mod.SETTINGS_PATH + ": ")))
+        problems.append(Problem(settings_mod.SETTINGS_PATH,
+                                str(exc).removeprefix(settings_mod.SETTINGS_PATH).lstrip(": ") or str(exc)))
         state = _state(root, rev, cache)
     s = state.settings
     tree = state._tree or {}

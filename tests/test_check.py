@@ -342,3 +342,12 @@ def test_markdown_keeps_a_reason_with_a_pipe_in_its_table_cell(churn, reg):
     row = next(line for line in result.stdout.splitlines() if line.startswith("| v3 |"))
     assert "| A/B \\| week 1 |" in row
     assert len(re.split(r"(?<!\\)\|", row)) == 8  # six cells, as in the header
+
+
+def test_unparseable_registry_yaml_is_named_once(churn, reg):
+    with open(churn / "models/registry.yaml", "a") as fh:
+        fh.write("bad: [\n")
+    _hand_commit(churn, "break settings")
+    result = reg(churn, "check")
+    assert result.exit_code == 1
+    assert "problem: models/registry.yaml: is not valid YAML (line " in result.stdout, result.stdout
