@@ -662,7 +662,7 @@ def _comparisons(rng: _Range, report: Report, head: str, base: str | None) -> No
 
 def format_text(report: Report) -> str:
     scope = f"{report.head[:8]}" + (f", {report.commits} commit(s) since {report.base[:8]}" if report.base else "")
-    lines = []
+    lines = [f"new: {name} v{number}" for name, number in report.new_versions]
     for m in report.moves:
         lines.append(f"move: {m.model} v{m.version} {m.from_stage} -> {m.to_stage} in {m.commit[:8]} by {m.author}"
                      + (f" (reason: {m.reason})" if m.reason else ""))

@@ -64,6 +64,8 @@ def test_a_registry_made_by_reg_passes(churn, reg):
     assert result.exit_code == 0, result.output
     assert "move: churn v1 staging -> production in " in result.stdout
     assert "(reason: launch)" in result.stdout
+    # the text format lists the versions a range registered, as the markdown does
+    assert result.stdout.startswith("new: churn v1\nnew: churn v2\nnew: churn v3\n")
 
 
 def test_promotion_since_base_by_reg_with_force_is_a_warning(churn, reg):
