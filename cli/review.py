@@ -22,6 +22,7 @@ def check(ctx: typer.Context,
     """Prove the registry is consistent at HEAD and that every change since BASE is allowed."""
     from registry import check as check_mod
 
+    fmt = fmt.lower()
     if fmt not in ("text", "markdown", "json"):
         raise typer.BadParameter(f"unknown format {fmt!r}: use text, markdown or json", param_hint="--format")
     report = check_mod.check(_reg(ctx).root, "HEAD", base)

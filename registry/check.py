@@ -561,7 +561,7 @@ def check(root: Path, head: str = "HEAD", base: str | None = None, *, exclude_al
     compared are the merge base and head, so a branch behind its base is not blamed for newer versions."""
     root = Path(root)
     head_sha = _rev(root, head)
-    base_sha = _rev(root, base) if base else None
+    base_sha = _rev(root, base) if base is not None else None  # --base '' is an error, not "no base"
     report = Report(head=head_sha, base=base_sha)
     cache = ParseCache(root)
     report.problems += check_tree(root, head_sha, cache)

@@ -10,7 +10,8 @@ from .errors import UsageError
 HEADER = ("# Written by `reg codeowners` from the owners in models/*/model.yaml; edit those and run it again.\n"
           "# Lines below the END marker are kept as they are.\n")
 END = "# END reg codeowners\n"
-LOCATIONS = ("CODEOWNERS", ".github/CODEOWNERS", ".gitlab/CODEOWNERS", "docs/CODEOWNERS")
+# The order GitHub looks in (it uses the first it finds); GitLab looks in the root, docs/, then .gitlab/.
+LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
 
 
 def default_path(root: Path) -> str:
@@ -51,6 +52,8 @@ def write(root: Path, rel: str | None = None, push: bool | None = None) -> Appli
     rel = rel or default_path(root)
     if rel.startswith("/") or ".." in Path(rel).parts or rel.startswith("models/"):
         raise UsageError(f"invalid CODEOWNERS path {rel!r}: give a path inside the repository, e.g. .github/CODEOWNERS")
+    if (root / rel).is_dir():
+        raise UsageError(f"{rel} is a folder; give the CODEOWNERS file itself, e.g. {rel.rstrip('/')}/CODEOWNERS")
     current, new = _render(root, rel, read_state(root))
     if new == current:
         return None

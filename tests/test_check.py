@@ -353,3 +353,35 @@ def test_unparseable_registry_yaml_is_named_once(churn, reg):
     result = reg(churn, "check")
     assert result.exit_code == 1
     assert "problem: models/registry.yaml: is not valid YAML (line " in result.stdout, result.stdout
+
+
+def test_empty_base_is_refused_not_ignored(churn, reg):
+    result = reg(churn, "check", "--base", "")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unknown revision '': give a commit, branch or tag that exists")
+
+
+def test_codeowners_path_that_is_a_folder_is_one_line(churn, reg):
+    (churn / ".github").mkdir()
+    head = git(churn, "rev-parse", "HEAD")
+    result = reg(churn, "codeowners", "--path", ".github")
+    assert result.exit_code == 1
+    assert result.stderr == "error: .github is a folder; give the CODEOWNERS file itself, e.g. .github/CODEOWNERS\n"
+    assert git(churn, "rev-parse", "HEAD") == head
+
+
+def test_codeowners_updates_the_file_github_reads_first(churn, reg):
+    for rel in ("CODEOWNERS", ".github/CODEOWNERS"):
+        (churn / rel).parent.mkdir(exist_ok=True)
+        (churn / rel).write_text("* @someone\n")
+    git(churn, "add", "CODEOWNERS", ".github/CODEOWNERS")
+    git(churn, "commit", "-qm", "two codeowners files")
+    result = reg(churn, "codeowners")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Wrote .github/CODEOWNERS (commit ")
+
+
+def test_format_name_is_case_insensitive(churn, reg):
+    result = reg(churn, "check", "--format", "JSON")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
