@@ -385,3 +385,18 @@ def test_format_name_is_case_insensitive(churn, reg):
     result = reg(churn, "check", "--format", "JSON")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ok"] is True
+
+
+def test_duplicate_key_in_a_hand_edited_card_is_one_line_everywhere(churn, reg):
+    card = churn / "models/churn/model.yaml"
+    card.write_text(card.read_text() + "owners: [mallory@example.com]\n")
+    _hand_commit(churn, "second owners")
+    result = reg(churn, "check")
+    assert result.exit_code == 1
+    assert "problem: models/churn/model.yaml: has a duplicate key 'owners' (line " in result.stdout, result.stdout
+    head = git(churn, "rev-parse", "HEAD")
+    result = reg(churn, "annotate", "churn", "--description", "x")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: models/churn/model.yaml has a duplicate key 'owners' (line ")
+    assert result.stderr.count("\n") == 1
+    assert git(churn, "rev-parse", "HEAD") == head
