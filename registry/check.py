@@ -512,6 +512,23 @@ def _check_commit(rng: _Range, c: _Commit, report: Report) -> None:
         _judge_move(rng, c, report, name, number, old, new, old_stage, new_stage)
 
 
+def _held_before(rng: _Range, rev: str, rel: str, stage: str) -> bool:
+    """Whether the manifest at `rel` said `stage` in any commit up to `rev` (its own history only)."""
+    out = git.run(["log", "--format=", "--raw", "--no-abbrev", "--no-renames", rev, "--", rel], rng.root)
+    state = rng.state(rev)
+    for line in out.splitlines():
+        parts = line.lstrip(":").split()
+        if len(parts) < 5 or set(parts[3]) == {"0"}:
+            continue
+        try:
+            data = _blob(rng.root, state, parts[3], rel)
+        except CorruptState:
+            continue
+        if isinstance(data, dict) and str(data.get("stage") or state.settings.initial_stage).lower() == stage:
+            return True
+    return False
+
+
 def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new, old_stage, new_stage) -> None:
     parent = c.parents[0] if c.parents else None
     rel = f"models/{name}/{number}/manifest.yaml"
@@ -519,8 +536,10 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
     reason = _reason(c.message)
     forced = _trailer(c.message, "Reg-Forced") is not None
     # `reg rollback` or a plain `git revert` puts back a state that was accepted: judge who, not the gates.
-    rollback = (_trailer(c.message, "Reg-Action") == "rollback"
-                or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
+    # Only a real one: the version held that stage before (anyone can type "This reverts commit").
+    rollback = ((_trailer(c.message, "Reg-Action") == "rollback"
+                 or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
+                and parent is not None and _held_before(rng, parent, rel, new_stage))
     before = rng.model_at(parent, name)
     card = rng.gate_card(name, parent)
     candidate = version_from_dict(new, rel)  # with any validation recorded in this same commit

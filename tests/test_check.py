@@ -400,3 +400,14 @@ def test_duplicate_key_in_a_hand_edited_card_is_one_line_everywhere(churn, reg):
     assert result.stderr.startswith("error: models/churn/model.yaml has a duplicate key 'owners' (line ")
     assert result.stderr.count("\n") == 1
     assert git(churn, "rev-parse", "HEAD") == head
+
+
+def test_a_typed_revert_line_does_not_skip_the_gates(churn, reg):
+    # v3 was never in staging: a commit saying "This reverts commit ..." is not a rollback of anything
+    _edit(churn, "models/churn/3/manifest.yaml", lambda d: d.update(stage="staging"))
+    git(churn, "add", "-A", "models")
+    git(churn, "commit", "-qm", "Put v3 back\n\nThis reverts commit 1234567.")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert "churn v3 moved none -> staging in " in result.stdout
+    assert "gate roc_auc >= 0.80 failed: roc_auc = 0.7, needs >= 0.80" in result.stdout
