@@ -16,9 +16,9 @@ app.add_typer(hook_app, name="hook")
 
 @app.command()
 def check(ctx: typer.Context,
-          base: Optional[str] = typer.Option(None, "--base", help="Also judge every change since this revision "
+          base: Optional[str] = typer.Option(None, "--base", metavar="REV", help="Also judge every change since this revision "
                                                                   "(e.g. origin/main in a pull request)."),
-          fmt: str = typer.Option("text", "--format", help="text, markdown (a pull-request comment) or json.")):
+          fmt: str = typer.Option("text", "--format", metavar="FORMAT", help="text, markdown (a pull-request comment) or json.")):
     """Prove the registry is consistent at HEAD and that every change since BASE is allowed."""
     from registry import check as check_mod
 
@@ -37,7 +37,7 @@ def check(ctx: typer.Context,
 
 @app.command()
 def codeowners(ctx: typer.Context,
-               path: Optional[str] = typer.Option(None, "--path", help="Where (default: an existing CODEOWNERS, "
+               path: Optional[str] = typer.Option(None, "--path", metavar="FILE", help="Where (default: an existing CODEOWNERS, "
                                                                       "else .github/CODEOWNERS)."),
                push: Optional[bool] = PushOpt):
     """Write CODEOWNERS from each model's owners, so the forge requires their review of models/<name>/."""
