@@ -411,3 +411,8 @@ def test_a_typed_revert_line_does_not_skip_the_gates(churn, reg):
     assert result.exit_code == 1, result.output
     assert "churn v3 moved none -> staging in " in result.stdout
     assert "gate roc_auc >= 0.80 failed: roc_auc = 0.7, needs >= 0.80" in result.stdout
+
+
+def test_check_help_names_its_values(churn, reg):
+    result = reg(churn, "check", "--help")
+    assert "--base REV" in result.stdout and "--format FORMAT" in result.stdout
