@@ -30,7 +30,8 @@ def applied(result, as_json: bool, headline: str) -> None:
     if as_json:
         v = result.result
         body = v.to_dict() if hasattr(v, "to_dict") else {}
-        _json({**body, "commit": result.commit, "tags": result.tags, "pushed": result.pushed})
+        _json({**body, "commit": result.commit, "tags": result.tags, "pushed": result.pushed,
+               "warnings": list(getattr(result, "warnings", []))})
         return
     extra = f", tag {', '.join(result.tags)}" if result.tags else ""
     pushed = ", pushed" if result.pushed else ""

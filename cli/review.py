@@ -16,12 +16,13 @@ app.add_typer(hook_app, name="hook")
 
 @app.command()
 def check(ctx: typer.Context,
-          base: Optional[str] = typer.Option(None, "--base", help="Also judge every change since this revision "
+          base: Optional[str] = typer.Option(None, "--base", metavar="REV", help="Also judge every change since this revision "
                                                                   "(e.g. origin/main in a pull request)."),
-          fmt: str = typer.Option("text", "--format", help="text, markdown (a pull-request comment) or json.")):
+          fmt: str = typer.Option("text", "--format", metavar="FORMAT", help="text, markdown (a pull-request comment) or json.")):
     """Prove the registry is consistent at HEAD and that every change since BASE is allowed."""
     from registry import check as check_mod
 
+    fmt = fmt.lower()
     if fmt not in ("text", "markdown", "json"):
         raise typer.BadParameter(f"unknown format {fmt!r}: use text, markdown or json", param_hint="--format")
     report = check_mod.check(_reg(ctx).root, "HEAD", base)
@@ -36,13 +37,17 @@ def check(ctx: typer.Context,
 
 @app.command()
 def codeowners(ctx: typer.Context,
-               path: Optional[str] = typer.Option(None, "--path", help="Where (default: an existing CODEOWNERS, "
+               path: Optional[str] = typer.Option(None, "--path", metavar="FILE", help="Where (default: an existing CODEOWNERS, "
                                                                       "else .github/CODEOWNERS)."),
                push: Optional[bool] = PushOpt):
     """Write CODEOWNERS from each model's owners, so the forge requires their review of models/<name>/."""
     from registry import codeowners as co
 
-    applied = co.write(_reg(ctx).root, path, push=push)
+    root = _reg(ctx).root
+    applied = co.write(root, path, push=push)
+    if applied is None:
+        typer.echo(f"{path or co.default_path(root)} is up to date (no commit)")
+        return
     typer.echo(f"Wrote {applied.result} (commit {applied.commit[:8]}{', pushed' if applied.pushed else ''})")
 
 
@@ -63,7 +68,8 @@ def proposal(p, as_json: bool = False) -> None:
                                "url": p.url, "title": p.title, "body": p.body}, indent=2))
         return
     typer.echo(f"Proposed on branch {p.branch} (commit {p.commit[:8]}), pushed to {p.remote}; "
-               f"your branch {p.base_branch} is unchanged.")
+               + ("your detached HEAD is unchanged." if getattr(p, "detached", False)
+                  else f"your branch {p.base_branch} is unchanged."))
     typer.echo(f"Open a pull request from {p.branch} into {p.base_branch}"
                + (f":\n  {p.url}" if p.url else f" on {p.remote_url}."))
     typer.echo(f"Title: {p.title}")

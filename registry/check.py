@@ -134,7 +134,8 @@ def check_tree(root: Path, rev: str = "HEAD", cache=None) -> list[Problem]:
         if cache is not None:
             state.cache = cache
     except CorruptState as exc:
-        problems.append(Problem(settings_mod.SETTINGS_PATH, str(exc).removeprefix(settings_mod.SETTINGS_PATH + ": ")))
+        problems.append(Problem(settings_mod.SETTINGS_PATH,
+                                str(exc).removeprefix(settings_mod.SETTINGS_PATH).lstrip(": ") or str(exc)))
         state = _state(root, rev, cache)
     s = state.settings
     tree = state._tree or {}
@@ -293,7 +294,8 @@ def _check_model(state: RegistryState, name: str, paths: list[str]) -> list[Prob
         md5 = _pointer_md5(_read(state, rel, problems))
         if md5 != v.md5:
             problems.append(Problem(rel, f"tracks {md5}, but it should track v{v.version}'s artifact {v.md5}"))
-    for pname in sorted(existing - set(wanted)):
+    unread = set(state._version_dirs(name)) - set(parsed)  # their stage and aliases are unknown
+    for pname in sorted(existing - set(wanted) if not unread else ()):
         problems.append(Problem(f"{base}/{pname}.dvc", f"points at nothing: no version of {name} is in "
                                                        f"{pname} or holds that alias; remove it"))
     return problems
@@ -410,9 +412,49 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
     report.commits = len(commits)
     for c in commits:
         if len(c.parents) > 1:
-            continue  # a merge brings commits that are judged one by one
+            _check_merge(rng, c, report)  # its parents' commits are judged one by one
+            continue
         _check_commit(rng, c, report)
     return rng
+
+
+def _check_merge(rng: _Range, c: _Commit, report: Report) -> None:
+    """A merge brings changes already judged in its parents; only a stage that no parent had is the merge's
+    own move (made while resolving it), judged like any other. Immutable fields: see `_compare_ends`."""
+    root = rng.root
+    out = git.run(["diff-tree", "-r", "-c", "--no-commit-id", "--name-only", c.sha, "--", "models"], root)
+    if not any(MANIFEST_RE.match(rel) for rel in out.splitlines()):
+        return  # the usual merge: nothing of its own
+    head_state = rng.state(c.sha)
+    s = head_state.settings
+    moves = []
+    for rel in out.splitlines():
+        m = MANIFEST_RE.match(rel)
+        if not m or rel not in (head_state._tree or {}):
+            continue
+        try:
+            new = _blob(root, head_state, head_state._tree[rel], rel)
+            olds = []
+            for p in c.parents:
+                st = rng.state(p)
+                olds.append(_blob(root, st, st._tree[rel], rel) if rel in (st._tree or {}) else None)
+        except CorruptState:
+            continue
+        if not isinstance(new, dict) or new.get("deleted"):
+            continue
+        stage_of = lambda d: str((d or {}).get("stage") or s.initial_stage).lower()  # noqa: E731
+        new_stage = stage_of(new)
+        if any(old is not None and stage_of(old) == new_stage for old in olds):
+            continue
+        old = olds[0]
+        if old is None or stage_of(old) == new_stage:
+            continue
+        moves.append((m.group(1), int(m.group(2)), old, new, stage_of(old), new_stage))
+    entered = {(name, new_stage) for name, _, _, _, _, new_stage in moves}
+    for name, number, old, new, old_stage, new_stage in moves:
+        if new_stage == s.archive_stage and old_stage in s.exclusive_stages and (name, old_stage) in entered:
+            continue  # displaced by the version this merge moved in, which is judged
+        _judge_move(rng, c, report, name, number, old, new, old_stage, new_stage)
 
 
 def _check_commit(rng: _Range, c: _Commit, report: Report) -> None:
@@ -470,6 +512,23 @@ def _check_commit(rng: _Range, c: _Commit, report: Report) -> None:
         _judge_move(rng, c, report, name, number, old, new, old_stage, new_stage)
 
 
+def _held_before(rng: _Range, rev: str, rel: str, stage: str) -> bool:
+    """Whether the manifest at `rel` said `stage` in any commit up to `rev` (its own history only)."""
+    out = git.run(["log", "--format=", "--raw", "--no-abbrev", "--no-renames", rev, "--", rel], rng.root)
+    state = rng.state(rev)
+    for line in out.splitlines():
+        parts = line.lstrip(":").split()
+        if len(parts) < 5 or set(parts[3]) == {"0"}:
+            continue
+        try:
+            data = _blob(rng.root, state, parts[3], rel)
+        except CorruptState:
+            continue
+        if isinstance(data, dict) and str(data.get("stage") or state.settings.initial_stage).lower() == stage:
+            return True
+    return False
+
+
 def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new, old_stage, new_stage) -> None:
     parent = c.parents[0] if c.parents else None
     rel = f"models/{name}/{number}/manifest.yaml"
@@ -477,8 +536,10 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
     reason = _reason(c.message)
     forced = _trailer(c.message, "Reg-Forced") is not None
     # `reg rollback` or a plain `git revert` puts back a state that was accepted: judge who, not the gates.
-    rollback = (_trailer(c.message, "Reg-Action") == "rollback"
-                or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
+    # Only a real one: the version held that stage before (anyone can type "This reverts commit").
+    rollback = ((_trailer(c.message, "Reg-Action") == "rollback"
+                 or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
+                and parent is not None and _held_before(rng, parent, rel, new_stage))
     before = rng.model_at(parent, name)
     card = rng.gate_card(name, parent)
     candidate = version_from_dict(new, rel)  # with any validation recorded in this same commit
@@ -511,26 +572,82 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
 
 # -- the whole check -------------------------------------------------------------------------------
 
-def check(root: Path, head: str = "HEAD", base: str | None = None, *, exclude_all: bool = False) -> Report:
+def check(root: Path, head: str = "HEAD", base: str | None = None, *, exclude_all: bool = False,
+          strict_base: bool = False) -> Report:
     """Invariants at `head`, and, with `base` (or `exclude_all`: every commit no ref has yet, as a server
-    hook sees a pushed branch), the rules every commit since must keep."""
+    hook sees a pushed branch), the rules every commit since must keep. `strict_base` (the hook's old tip)
+    also refuses a head that dropped versions `base` had, as a force push does; otherwise the ends
+    compared are the merge base and head, so a branch behind its base is not blamed for newer versions."""
     root = Path(root)
     head_sha = _rev(root, head)
-    base_sha = _rev(root, base) if base else None
+    base_sha = _rev(root, base) if base is not None else None  # --base '' is an error, not "no base"
     report = Report(head=head_sha, base=base_sha)
     cache = ParseCache(root)
     report.problems += check_tree(root, head_sha, cache)
     if base_sha or exclude_all:
         rng = check_range(root, head_sha, base_sha, report, exclude_all=exclude_all, cache=cache)
+        if base_sha:
+            before = base_sha if strict_base else _merge_base(root, base_sha, head_sha)
+            if before:
+                _compare_ends(rng, report, before, head_sha)
         _comparisons(rng, report, head_sha, base_sha)
     cache.save()
     return report
+
+
+def _merge_base(root: Path, a: str, b: str) -> str | None:
+    proc = subprocess.run(["git", "merge-base", a, b], cwd=str(root), capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+MANIFEST_RE = re.compile(r"^models/([^/]+)/([1-9][0-9]*)/manifest\.yaml$")
+
+
+def _compare_ends(rng: _Range, report: Report, before: str, head: str) -> None:
+    """The commit-by-commit rules skip merge commits and manifests that do not parse, and a force push
+    has no commits to judge; so also compare the two ends directly: every version `before` had is still
+    there at `head`, with the same immutable fields, and not revived."""
+    old_state, new_state = rng.state(before), rng.state(head)
+    old_tree, new_tree = old_state._tree or {}, new_state._tree or {}
+    already = {p.where for p in report.problems}
+    for rel, sha in sorted(old_tree.items()):
+        if not MANIFEST_RE.match(rel) or rel in already or new_tree.get(rel) == sha:
+            continue
+        try:
+            old = _blob(rng.root, old_state, sha, rel)
+        except CorruptState:
+            continue
+        if not isinstance(old, dict):
+            continue
+        if rel not in new_tree:
+            report.problems.append(Problem(rel, f"was there at {before[:8]} and is gone at {head[:8]}: versions are "
+                                                "never removed or renumbered (`reg delete` keeps the manifest as a "
+                                                "tombstone)"))
+            continue
+        try:
+            new = _blob(rng.root, new_state, new_tree[rel], rel)
+        except CorruptState:
+            continue  # the tree check names it
+        if not isinstance(new, dict):
+            continue
+        for f in IMMUTABLE_FIELDS:
+            if old.get(f) != new.get(f):
+                report.problems.append(Problem(rel, f"immutable field {_field_change(f, old.get(f), new.get(f))} "
+                                                    f"changed between {before[:8]} and {head[:8]} (in a merge or "
+                                                    "through a commit that did not parse); register a new version "
+                                                    "instead"))
+        if old.get("deleted") and not new.get("deleted"):
+            report.problems.append(Problem(rel, f"was deleted at {before[:8]} and is revived at {head[:8]}; a "
+                                                "tombstone stays deleted (register the artifact again)"))
 
 
 def _rev(root: Path, rev: str) -> str:
     proc = subprocess.run(["git", "rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], cwd=str(root),
                           capture_output=True, text=True)
     if proc.returncode != 0:
+        if rev == "HEAD":
+            raise RegistryError("the repository has no commits yet, so there is nothing to check; run "
+                                "`reg init` and commit first")
         raise RegistryError(f"unknown revision {rev!r}: give a commit, branch or tag that exists "
                             "(in CI, fetch the base branch first)")
     return proc.stdout.strip()
@@ -564,7 +681,7 @@ def _comparisons(rng: _Range, report: Report, head: str, base: str | None) -> No
 
 def format_text(report: Report) -> str:
     scope = f"{report.head[:8]}" + (f", {report.commits} commit(s) since {report.base[:8]}" if report.base else "")
-    lines = []
+    lines = [f"new: {name} v{number}" for name, number in report.new_versions]
     for m in report.moves:
         lines.append(f"move: {m.model} v{m.version} {m.from_stage} -> {m.to_stage} in {m.commit[:8]} by {m.author}"
                      + (f" (reason: {m.reason})" if m.reason else ""))
@@ -602,6 +719,11 @@ def _cell(x) -> str:
     return policy._num(x)
 
 
+def _md_cell(text: str) -> str:
+    """Text a person wrote (a reason) inside a markdown table cell: a | or a line break would end the row."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def format_markdown(report: Report) -> str:
     """A pull-request review comment: verdict, one section per model changed, its stage moves, and a metrics
     table of the new version(s) against the version now in production."""
@@ -625,10 +747,10 @@ def format_markdown(report: Report) -> str:
         if moves:
             out += ["", "| version | from | to | by | reason | checks |", "|---|---|---|---|---|---|"]
             for m in moves:
-                checks = "<br>".join(f"{'✅' if c.passed else ('⚠️' if m.forced else '❌')} {c.name}: {c.detail}"
-                                     for c in m.checks) or "no gates"
-                out.append(f"| v{m.version} | {m.from_stage} | {m.to_stage} | {m.author} | {m.reason or '-'} | "
-                           f"{checks} |")
+                checks = "<br>".join(f"{'✅' if c.passed else ('⚠️' if m.forced else '❌')} {_md_cell(c.name)}: "
+                                     f"{_md_cell(c.detail)}" for c in m.checks) or "no gates"
+                out.append(f"| v{m.version} | {m.from_stage} | {m.to_stage} | {_md_cell(m.author)} | "
+                           f"{_md_cell(m.reason or '-')} | {checks} |")
         comp = report.comparisons.get(name)
         if comp and comp["candidates"]:
             current = comp["current"]

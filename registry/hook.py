@@ -37,7 +37,7 @@ def install(bare: Path, *, force: bool = False) -> Path:
     if not bare.is_dir() or not (bare / "objects").is_dir() or not (bare / "refs").is_dir():
         raise UsageError(f"{bare} is not a bare git repository; give the server-side repository "
                          "(e.g. /srv/git/models.git), not a clone")
-    target = bare / "hooks" / "pre-receive"
+    target = _hooks_dir(bare) / "pre-receive"
     if target.exists() and MARKER not in target.read_text(errors="replace") and not force:
         raise StateError(f"{target} already exists and was not written by reg; merge it by hand, or pass --force "
                          "to replace it")
@@ -48,6 +48,16 @@ def install(bare: Path, *, force: bool = False) -> Path:
     tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     os.replace(tmp, target)
     return target
+
+
+def _hooks_dir(bare: Path) -> Path:
+    """Where git looks for this repository's hooks: `core.hooksPath` (its own or the server user's) wins
+    over hooks/, and a hook written anywhere else would never run."""
+    import subprocess
+
+    proc = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], cwd=str(bare), capture_output=True, text=True)
+    rel = proc.stdout.strip() if proc.returncode == 0 else ""
+    return (bare / rel).resolve() if rel else bare / "hooks"
 
 
 def pre_receive(root: Path, updates: str) -> tuple[bool, str]:
@@ -61,7 +71,8 @@ def pre_receive(root: Path, updates: str) -> tuple[bool, str]:
         if not ref.startswith("refs/heads/") or new == ZERO:
             continue  # tags and branch deletions carry no registry change of their own
         try:
-            report = check_mod.check(root, new, None if old == ZERO else old, exclude_all=old == ZERO)
+            report = check_mod.check(root, new, None if old == ZERO else old, exclude_all=old == ZERO,
+                                     strict_base=True)
         except RegistryError as exc:
             ok = False
             out.append(f"reg check could not judge {ref}: {exc}")

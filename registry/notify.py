@@ -39,12 +39,12 @@ def parse_webhooks(raw) -> list[Webhook]:
         raise CorruptState(f"{WHERE}: 'webhooks' must be a list of {{name, url_env, events}}")
     hooks = []
     for i, item in enumerate(raw):
+        if isinstance(item, dict) and "url" in item:
+            raise CorruptState(f"{WHERE}: webhooks[{i}] stores a url; keep it in an environment variable and "
+                               "name that with url_env")
         if not isinstance(item, dict) or not isinstance(item.get("url_env"), str) or not item["url_env"]:
             raise CorruptState(f"{WHERE}: webhooks[{i}] needs url_env: the environment variable holding the URL "
                                "(the URL itself is never stored)")
-        if "url" in item:
-            raise CorruptState(f"{WHERE}: webhooks[{i}] stores a url; keep it in an environment variable and "
-                               "name that with url_env")
         events = item.get("events", list(EVENTS))
         events = [events] if isinstance(events, str) else events
         if not isinstance(events, list) or any(e not in EVENTS for e in events):

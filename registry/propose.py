@@ -31,6 +31,7 @@ class Proposal:
     url: str | None
     change: ChangeSet
     warnings: list[str] = field(default_factory=list)
+    detached: bool = False  # the user was on no branch; base_branch is then the remote's default branch
 
     @property
     def result(self):
@@ -64,7 +65,8 @@ def branch_name(cs: ChangeSet) -> str:
 
 def compare_url(remote_url: str, base: str, branch: str) -> str | None:
     """A link that opens a pull (merge) request on GitHub or GitLab, or None for other remotes."""
-    m = (re.match(r"^(?:ssh://)?[^@/]+@([^:/]+)(?::\d+)?[:/](.+?)(?:\.git)?/?$", remote_url)
+    m = (re.match(r"^ssh://(?:[^@/]+@)?([^:/]+)(?::\d+)?/(.+?)(?:\.git)?/?$", remote_url)
+         or re.match(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+?)(?:\.git)?/?$", remote_url)  # scp-like host:path
          or re.match(r"^https?://(?:[^@/]+@)?([^/]+)/(.+?)(?:\.git)?/?$", remote_url))
     if not m:
         return None
@@ -76,6 +78,11 @@ def compare_url(remote_url: str, base: str, branch: str) -> str | None:
         return (f"https://{host}/{path}/-/merge_requests/new?merge_request%5Bsource_branch%5D={q(branch)}"
                 f"&merge_request%5Btarget_branch%5D={q(base)}")
     return None
+
+
+def without_credentials(url: str) -> str:
+    """A remote URL fit to print: https://user:token@host/... loses its user and token."""
+    return re.sub(r"^(\w[\w+.-]*://)[^@/]+@", r"\1", url) if "://" in url else url
 
 
 def _untagged(cs: ChangeSet) -> ChangeSet:
@@ -94,6 +101,31 @@ def _share_dvc(root: Path, wt: Path) -> None:
         (wt / ".dvc" / "config.local").write_text(text)
 
 
+def _push_failure(output: str) -> str:
+    """The line of `git push --porcelain` output that says why (its last line is just "Done")."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("!"):
+            return ln.split("\t")[-1]
+    for ln in lines:
+        if ln.startswith(("fatal:", "error:")):
+            return ln
+    lines = [ln for ln in lines if ln != "Done"]
+    return lines[-1] if lines else "no output"
+
+
+def _refuse_remote_branch(root: Path, remote: str, branch: str) -> None:
+    """A branch of that name on the remote is someone's open proposal: never overwrite it."""
+    proc = subprocess.run(["git", "ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd=str(root),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GitError(f"cannot reach the git remote {remote} ({_push_failure(proc.stderr)}); nothing was "
+                       "proposed: check the remote and retry")
+    if proc.stdout.strip():
+        raise StateError(f"branch {branch} already exists on {remote} (an open proposal?); merge or close it, "
+                         f"delete it with `git push {remote} --delete {branch}`, and retry")
+
+
 def propose(root: Path, build) -> Proposal:
     root = Path(root)
     remote = settings_mod.read(root).git_remote
@@ -104,7 +136,12 @@ def propose(root: Path, build) -> Proposal:
     head = git.head(root)
     if head is None:
         raise StateError("the repository has no commits yet; commit once before proposing a change")
-    base_branch = git.current_branch(root) or "main"
+    base_branch = git.current_branch(root)
+    detached = base_branch is None
+    if detached:
+        default = subprocess.run(["git", "symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"],
+                                 cwd=str(root), capture_output=True, text=True).stdout.strip()
+        base_branch = default.removeprefix(f"{remote}/") or "main"
     tmp = Path(tempfile.mkdtemp(prefix="reg-propose-"))
     wt = tmp / "worktree"
     git.run(["worktree", "add", "-q", "--detach", str(wt), head], root)
@@ -115,16 +152,23 @@ def propose(root: Path, build) -> Proposal:
         if git.ok(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], root):
             raise StateError(f"branch {branch} already exists (an earlier proposal?); delete it with "
                              f"`git branch -D {branch}` and retry")
+        _refuse_remote_branch(root, remote, branch)
         git.run(["branch", branch, applied.commit], root)
         proc = subprocess.run(["git", "push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}"],
                               cwd=str(root), capture_output=True, text=True)
         if proc.returncode != 0:
-            last = [ln for ln in (proc.stderr + proc.stdout).strip().splitlines() if ln.strip()]
-            raise GitError(f"push of {branch} to {remote} failed ({last[-1] if last else 'no output'}); the "
+            output = proc.stderr + proc.stdout
+            if "hook declined" in output:  # the server's `reg hook install` judged it: it can never be pushed
+                git.run(["branch", "-D", branch], root, check=False)
+                said = [ln[len("remote:"):].strip() for ln in output.splitlines() if ln.startswith("remote:")]
+                said = [ln for ln in said if ln and not ln.startswith("Fix these")]
+                raise GitError(f"the server refused the proposal, so nothing was pushed: "
+                               f"{' '.join(said) or 'pre-receive hook declined'}")
+            raise GitError(f"push of {branch} to {remote} failed ({_push_failure(output)}); the "
                            f"proposal is committed on the local branch {branch}: push it with "
                            f"`git push {remote} {branch}`")
-        return Proposal(branch, base_branch, applied.commit, remote, remote_url,
-                        compare_url(remote_url, base_branch, branch), applied.change)
+        return Proposal(branch, base_branch, applied.commit, remote, without_credentials(remote_url),
+                        compare_url(remote_url, base_branch, branch), applied.change, detached=detached)
     finally:
         git.run(["worktree", "remove", "--force", str(wt)], root, check=False)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,7 @@ from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, versio
 from .refs import Ref
 from .settings import Settings
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: duplicate keys are refused on read
 MAX_BLOBS = 50_000
 RACY_SECONDS = 2.0  # files touched this recently are parsed but not cached (same-size edits within a tick)
 

@@ -11,9 +11,24 @@ import yaml
 from .errors import CorruptState
 
 try:
-    _Loader = yaml.CSafeLoader
+    _Base = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):
+    """PyYAML keeps the last of two equal keys silently, while the ruamel writer refuses them: a hand edit
+    with `owners:` twice read fine and then crashed the next change. Refuse it on read, with its line."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
+                                                            key_node.start_mark)
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
 
 
 def _plain(value):
@@ -36,6 +51,9 @@ def parse(text: str, where: str) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = str(getattr(exc, "problem", "") or "")
+        if problem.startswith("duplicate key"):
+            raise CorruptState(f"{where} has a {problem}{at}: keep one of them") from None
         raise CorruptState(f"{where} is not valid YAML{at}: fix or restore it (git checkout -- {where})") from None
     if data is None:
         return {}

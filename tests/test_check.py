@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -63,6 +64,8 @@ def test_a_registry_made_by_reg_passes(churn, reg):
     assert result.exit_code == 0, result.output
     assert "move: churn v1 staging -> production in " in result.stdout
     assert "(reason: launch)" in result.stdout
+    # the text format lists the versions a range registered, as the markdown does
+    assert result.stdout.startswith("new: churn v1\nnew: churn v2\nnew: churn v3\n")
 
 
 def test_promotion_since_base_by_reg_with_force_is_a_warning(churn, reg):
@@ -190,6 +193,12 @@ def test_codeowners_from_model_owners(churn, reg):
     assert "/models/churn/ ada@example.com\n" in text and "/models/registry.yaml ada@example.com\n" in text
     assert git(churn, "log", "-1", "--format=%s").strip() == "reg: write .github/CODEOWNERS from model owners"
     assert git(churn, "status", "--porcelain") == ""
+    # running it again (e.g. in CI, to keep the file in sync) is not an error
+    head = git(churn, "rev-parse", "HEAD")
+    result = reg(churn, "codeowners")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ".github/CODEOWNERS is up to date (no commit)\n"
+    assert git(churn, "rev-parse", "HEAD") == head
     # lines a person adds below the marker survive a rewrite
     (churn / ".github/CODEOWNERS").write_text(text + "/docs/ @docs-team\n")
     git(churn, "commit", "-qam", "docs owners")
@@ -213,6 +222,23 @@ def test_ci_template_runs_reg_check_against_the_target_branch():
     assert steps[0]["with"]["fetch-depth"] == 0
 
 
+def test_ci_template_installs_this_reg_and_does_not_block_unrelated_pull_requests():
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parent.parent / "templates/ci/registry-check.yml"
+    workflow = yaml.safe_load(template.read_text())
+    job = workflow["jobs"]["reg-check"]
+    runs = [s.get("run", "") for s in job["steps"]]
+    # `reg` on PyPI is an unrelated package: the template must not install it by that name
+    assert not any(re.search(r"pip install reg\b", r) for r in runs)
+    assert "git+" in job["env"]["REG_PACKAGE"]
+    # a required check skipped by a paths filter never reports and blocks every other pull request
+    on = workflow.get("on", workflow.get(True))
+    assert not (on["pull_request"] or {}).get("paths")
+    post = next(s for s in job["steps"] if s.get("name", "").startswith("Post"))
+    assert post.get("continue-on-error") is True  # fork pull requests have a read-only token
+
+
 def test_git_revert_of_a_promotion_is_a_valid_rollback(churn, reg):
     assert reg(churn, "promote", "churn", "2", "production", "--reason", "v2 is better").exit_code == 0
     git(churn, "revert", "--no-edit", "HEAD")
@@ -228,3 +254,165 @@ def test_reg_rollback_passes_check_despite_production_gates(churn, reg):
     assert result.exit_code == 0, result.output
     result = reg(churn, "check", "--base", "base")
     assert result.exit_code == 0, result.output
+
+
+def test_metric_edit_hidden_in_a_merge_commit_is_refused(churn, reg):
+    git(churn, "checkout", "-q", "-b", "side")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "side work")
+    git(churn, "checkout", "-q", "main")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "main work")
+    git(churn, "merge", "-q", "--no-ff", "--no-commit", "side")
+    _edit(churn, "models/churn/2/manifest.yaml", lambda d: d["metrics"].update(roc_auc=0.99))
+    _hand_commit(churn, "Merge side")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert "models/churn/2/manifest.yaml: immutable field metrics (roc_auc: 0.88 -> 0.99) changed between " \
+        in result.stdout
+
+
+def test_metric_edit_through_a_manifest_that_did_not_parse_is_refused(churn, reg):
+    path = churn / "models/churn/2/manifest.yaml"
+    good = path.read_text()
+    path.write_text(good.replace("roc_auc: 0.88", "roc_auc: 0.99") + "metrics: [unclosed\n")
+    _hand_commit(churn, "oops")
+    path.write_text(good.replace("roc_auc: 0.88", "roc_auc: 0.99"))
+    _hand_commit(churn, "fix the yaml")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert "immutable field metrics (roc_auc: 0.88 -> 0.99) changed between " in result.stdout
+
+
+def test_a_branch_behind_its_base_is_not_blamed_for_newer_versions(churn, reg, artifact):
+    git(churn, "checkout", "-q", "-b", "old-branch", "base")
+    git(churn, "checkout", "-q", "main")
+    (artifact / "model.txt").write_text("tree\n4\n")
+    assert reg(churn, "register", "churn", str(artifact)).exit_code == 0
+    git(churn, "checkout", "-q", "old-branch")
+    result = reg(churn, "check", "--base", "main")
+    assert result.exit_code == 0, result.output
+
+
+def test_unparseable_manifest_is_one_problem_without_advice_to_remove_its_pointer(churn, reg):
+    assert reg(churn, "alias", "churn", "3", "challenger").exit_code == 0
+    (churn / "models/churn/3/manifest.yaml").write_text("model: [churn\n")
+    _hand_commit(churn, "break v3")
+    result = reg(churn, "check")
+    assert result.exit_code == 1
+    assert "problem: models/churn/3/manifest.yaml: is not valid YAML (line 2)" in result.stdout
+    assert "challenger.dvc" not in result.stdout  # v3 may well hold it: restoring the manifest is the fix
+
+
+def test_check_in_a_repository_without_commits_says_so(tmp_path, reg):
+    git(tmp_path, "init", "-q", "fresh")
+    result = reg(tmp_path / "fresh", "check")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: the repository has no commits yet, so there is nothing to check; run "
+                             "`reg init` and commit first\n")
+
+
+def test_promotion_made_while_resolving_a_merge_is_judged(churn, reg):
+    git(churn, "checkout", "-q", "-b", "side")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "side work")
+    git(churn, "checkout", "-q", "main")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "main work")
+    # an ordinary merge of reg's own changes passes
+    assert reg(churn, "promote", "churn", "3", "staging", "--force", "--reason", "try it").exit_code == 0
+    git(churn, "merge", "-q", "--no-ff", "-m", "Merge side", "side")
+    assert reg(churn, "check", "--base", "base").exit_code == 0
+    git(churn, "checkout", "-q", "side")
+    git(churn, "commit", "-q", "--allow-empty", "-m", "more side work")
+    git(churn, "checkout", "-q", "main")
+    git(churn, "merge", "-q", "--no-ff", "--no-commit", "side")
+    # bob slips v2 into production inside the merge: not allowed, and no reason
+    _edit(churn, "models/churn/2/manifest.yaml", lambda d: d.update(stage="production"))
+    _edit(churn, "models/churn/1/manifest.yaml", lambda d: d.update(stage="archived"))
+    shutil.copy(churn / "models/churn/2/model.dvc", churn / "models/churn/production.dvc")
+    p = churn / "models/churn/production.dvc"
+    p.write_text(p.read_text().replace("path: model", "path: production"))
+    _hand_commit(churn, "Merge side again", author="Bob <bob@example.com>")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert ("churn v2 moved staging -> production in " in result.stdout
+            and "by bob@example.com: not allowed: bob@example.com may not move churn to production" in result.stdout)
+    assert "v1 moved" not in result.stdout  # its archiving is part of v2's promotion
+
+
+def test_markdown_keeps_a_reason_with_a_pipe_in_its_table_cell(churn, reg):
+    assert reg(churn, "promote", "churn", "3", "staging", "--force", "--reason", "A/B | week 1").exit_code == 0
+    result = reg(churn, "check", "--base", "base", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| v3 |"))
+    assert "| A/B \\| week 1 |" in row
+    assert len(re.split(r"(?<!\\)\|", row)) == 8  # six cells, as in the header
+
+
+def test_unparseable_registry_yaml_is_named_once(churn, reg):
+    with open(churn / "models/registry.yaml", "a") as fh:
+        fh.write("bad: [\n")
+    _hand_commit(churn, "break settings")
+    result = reg(churn, "check")
+    assert result.exit_code == 1
+    assert "problem: models/registry.yaml: is not valid YAML (line " in result.stdout, result.stdout
+
+
+def test_empty_base_is_refused_not_ignored(churn, reg):
+    result = reg(churn, "check", "--base", "")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unknown revision '': give a commit, branch or tag that exists")
+
+
+def test_codeowners_path_that_is_a_folder_is_one_line(churn, reg):
+    (churn / ".github").mkdir()
+    head = git(churn, "rev-parse", "HEAD")
+    result = reg(churn, "codeowners", "--path", ".github")
+    assert result.exit_code == 1
+    assert result.stderr == "error: .github is a folder; give the CODEOWNERS file itself, e.g. .github/CODEOWNERS\n"
+    assert git(churn, "rev-parse", "HEAD") == head
+
+
+def test_codeowners_updates_the_file_github_reads_first(churn, reg):
+    for rel in ("CODEOWNERS", ".github/CODEOWNERS"):
+        (churn / rel).parent.mkdir(exist_ok=True)
+        (churn / rel).write_text("* @someone\n")
+    git(churn, "add", "CODEOWNERS", ".github/CODEOWNERS")
+    git(churn, "commit", "-qm", "two codeowners files")
+    result = reg(churn, "codeowners")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Wrote .github/CODEOWNERS (commit ")
+
+
+def test_format_name_is_case_insensitive(churn, reg):
+    result = reg(churn, "check", "--format", "JSON")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_duplicate_key_in_a_hand_edited_card_is_one_line_everywhere(churn, reg):
+    card = churn / "models/churn/model.yaml"
+    card.write_text(card.read_text() + "owners: [mallory@example.com]\n")
+    _hand_commit(churn, "second owners")
+    result = reg(churn, "check")
+    assert result.exit_code == 1
+    assert "problem: models/churn/model.yaml: has a duplicate key 'owners' (line " in result.stdout, result.stdout
+    head = git(churn, "rev-parse", "HEAD")
+    result = reg(churn, "annotate", "churn", "--description", "x")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: models/churn/model.yaml has a duplicate key 'owners' (line ")
+    assert result.stderr.count("\n") == 1
+    assert git(churn, "rev-parse", "HEAD") == head
+
+
+def test_a_typed_revert_line_does_not_skip_the_gates(churn, reg):
+    # v3 was never in staging: a commit saying "This reverts commit ..." is not a rollback of anything
+    _edit(churn, "models/churn/3/manifest.yaml", lambda d: d.update(stage="staging"))
+    git(churn, "add", "-A", "models")
+    git(churn, "commit", "-qm", "Put v3 back\n\nThis reverts commit 1234567.")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert "churn v3 moved none -> staging in " in result.stdout
+    assert "gate roc_auc >= 0.80 failed: roc_auc = 0.7, needs >= 0.80" in result.stdout
+
+
+def test_check_help_names_its_values(churn, reg):
+    result = reg(churn, "check", "--help")
+    assert "--base REV" in result.stdout and "--format FORMAT" in result.stdout

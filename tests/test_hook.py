@@ -135,3 +135,28 @@ def test_reg_push_refused_by_the_server_is_taken_back(server, reg, monkeypatch):
     assert git(clone, "rev-parse", "HEAD") == head
     assert git(clone, "status", "--porcelain") == ""
     assert "churn#production#2" not in git(clone, "tag", "-l")
+
+
+def test_force_push_that_drops_a_version_is_refused(server, artifact):
+    bare, clone = server
+    # rewind main to before v2 was registered: no commit to judge, but a version would vanish
+    first = git(clone, "log", "--format=%H", "--grep=register churn v1", "-1").strip()
+    git(clone, "reset", "-q", "--hard", first)
+    before = git(bare, "rev-parse", "main")
+    proc = subprocess.run(["git", "push", "-f", "origin", "HEAD:main"], cwd=str(clone), capture_output=True, text=True)
+    assert proc.returncode != 0, proc.stderr
+    assert "models/churn/2/manifest.yaml: was there at " in proc.stderr and "versions are never removed" in proc.stderr
+    assert git(bare, "rev-parse", "main") == before
+
+
+def test_install_honours_core_hooks_path(tmp_path, reg):
+    bare = tmp_path / "hooked.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    shared = tmp_path / "shared-hooks"
+    shared.mkdir()
+    git(bare, "config", "core.hooksPath", str(shared))
+    result = reg(tmp_path, "hook", "install", str(bare))
+    assert result.exit_code == 0, result.output
+    assert (shared / "pre-receive").is_file()  # where git will run it, not the ignored hooks/
+    assert not (bare / "hooks" / "pre-receive").exists()
+    assert f"Installed {shared / 'pre-receive'}" in result.stdout

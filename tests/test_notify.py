@@ -98,3 +98,18 @@ def test_a_stored_url_is_refused_by_check(registry, reg):
     assert result.exit_code == 1
     assert ("problem: models/registry.yaml: webhooks[0] stores a url; keep it in an environment variable and name "
             "that with url_env") in result.stdout
+
+
+def test_a_stored_url_without_url_env_is_named_as_such(registry, reg):
+    _webhooks(registry, "webhooks:\n  - {name: team, url: 'https://hooks.slack.com/x'}\n")
+    result = reg(registry, "check")
+    assert result.exit_code == 1
+    assert "webhooks[0] stores a url; keep it in an environment variable" in result.stdout
+
+
+def test_json_output_carries_the_webhook_warnings(registry, reg, artifact, monkeypatch):
+    _webhooks(registry, "webhooks:\n  - {name: unset, url_env: REG_HOOK_UNSET}\n")
+    result = reg(registry, "register", "churn", str(artifact), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["warnings"] == [
+        "webhook unset: $REG_HOOK_UNSET is not set; no notification sent"]

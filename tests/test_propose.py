@@ -106,6 +106,10 @@ def test_propose_needs_a_remote_and_respects_permissions(registry, reg, artifact
      "https://gitlab.example.com/ml/models/-/merge_requests/new?merge_request%5Bsource_branch%5D="
      "reg/churn-v7-production&merge_request%5Btarget_branch%5D=main"),
     ("/srv/git/models.git", None),
+    ("github.com:acme/models.git", "https://github.com/acme/models/compare/main...reg/churn-v7-production?expand=1"),
+    ("ssh://github.com/acme/models.git",
+     "https://github.com/acme/models/compare/main...reg/churn-v7-production?expand=1"),
+    ("github-mirror/models.git", None),
 ])
 def test_compare_links(url, link):
     assert compare_url(url, "main", "reg/churn-v7-production") == link
@@ -124,3 +128,51 @@ def test_propose_rollback(registry, origin, reg, artifact):
     assert snapshot(registry) == before
     shown = yaml.safe_load(git(origin, "show", "reg/churn-v1-rollback-production:models/churn/1/manifest.yaml"))
     assert shown["stage"] == "production"
+
+
+def test_proposal_branch_already_on_the_remote_is_refused_before_anything_changes(registry, origin, reg):
+    assert reg(registry, "alias", "churn", "1", "champion", "--propose").exit_code == 0
+    git(registry, "branch", "-D", "reg/churn-v1-champion")  # only the remote's copy is left (someone's open PR)
+    remote_tip = git(origin, "rev-parse", "reg/churn-v1-champion")
+    before = snapshot(registry)
+    result = reg(registry, "alias", "churn", "1", "champion", "--propose")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: branch reg/churn-v1-champion already exists on origin (an open proposal?); "
+                             "merge or close it, delete it with `git push origin --delete reg/churn-v1-champion`, "
+                             "and retry\n")
+    assert snapshot(registry) == before
+    assert "reg/churn-v1-champion" not in git(registry, "branch")
+    assert git(origin, "rev-parse", "reg/churn-v1-champion") == remote_tip
+
+
+def test_proposal_to_an_unreachable_remote_says_so_and_makes_no_branch(registry, origin, reg, tmp_path):
+    git(registry, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    before = snapshot(registry)
+    result = reg(registry, "promote", "churn", "1", "staging", "--propose")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot reach the git remote origin (fatal: ")
+    assert result.stderr.count("\n") == 1 and "nothing was proposed" in result.stderr
+    assert snapshot(registry) == before
+    assert "reg/" not in git(registry, "branch")
+
+
+def test_proposal_does_not_print_credentials_of_the_remote(registry, origin, reg, tmp_path):
+    git(registry, "config", f"url.{origin}.insteadOf", "https://bot:s3cret@git.example.com/ml/models.git")
+    git(registry, "remote", "set-url", "origin", "https://bot:s3cret@git.example.com/ml/models.git")
+    result = reg(registry, "promote", "churn", "1", "staging", "--propose")
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.stdout
+    assert "into main on https://git.example.com/ml/models.git." in result.stdout
+
+
+def test_proposal_from_a_detached_head_targets_the_remotes_default_branch(registry, origin, reg, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))  # origin/HEAD -> origin/main
+    git(clone, "config", "user.email", "ada@example.com")
+    git(clone, "config", "user.name", "Ada Lovelace")
+    git(clone, "checkout", "-q", "--detach")
+    result = reg(clone, "promote", "churn", "1", "staging", "--propose")
+    assert result.exit_code == 0, result.output
+    assert "your detached HEAD is unchanged." in result.stdout
+    assert "Open a pull request from reg/churn-v1-staging into main" in result.stdout
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "HEAD"
