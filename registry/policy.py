@@ -63,7 +63,7 @@ def parse_gates(name: str, raw, stages: list[str]) -> dict[str, Gate]:
         return {}
     if not isinstance(raw, dict):
         raise CorruptState(f"{where}: 'gates' must map a stage to its rules, e.g. gates: {{staging: {{metrics: "
-                           "{roc_auc: '>= 0.80'}}}}")
+                           "{roc_auc: '>= 0.80'}}}")
     out = {}
     for stage, spec in raw.items():
         key = str(stage).lower()
@@ -265,9 +265,12 @@ def check_promotion(state, model, version, stage, *, reason, force, actor, metri
     if force and not (reason and reason.strip()):
         raise UsageError("--force needs --reason TEXT saying why the gates are overridden (it is recorded)")
     if failed and not force:
+        if all(c.name == "reason required" for c in failed):
+            advice = "Pass --reason TEXT saying why."
+        else:
+            advice = "Fix the model, or override with --force --reason TEXT (recorded in the commit and manifest)."
         raise PolicyError(f"{label} cannot move to {stage}: {len(failed)} of {len(checks)} checks failed\n"
-                          f"{describe(checks)}\n"
-                          "Fix the model, or override with --force --reason TEXT (recorded in the commit and manifest).")
+                          f"{describe(checks)}\n{advice}")
     return checks
 
 

@@ -69,6 +69,7 @@ def test_passing_gates_promote(gated, reg):
     assert result.exit_code == 1
     assert "  FAIL reason required: no reason given; pass --reason TEXT\n" in result.stderr
     assert "  ok   beat_current: roc_auc: no version is in production yet\n" in result.stderr
+    assert result.stderr.endswith("Pass --reason TEXT saying why.\n") and "--force" not in result.stderr
     result = reg(gated, "promote", "churn", "1", "production", "--reason", "launch")
     assert result.exit_code == 0, result.output
 
