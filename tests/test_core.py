@@ -550,3 +550,20 @@ def test_mutations_refuse_an_untracked_file_where_they_would_write(three_version
     assert result.exit_code == 1
     assert "models/churn/staging.dvc has uncommitted changes" in result.stderr
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("field,value", [("metrics", "5"), ("artifact", "[a]"), ("lineage", "x")])
+def test_manifest_field_of_the_wrong_type_is_named(three_versions, reg, field, value):
+    # A hand edit such as `metrics: 5` used to surface as "unexpected TypeError" from `reg show`.
+    path = three_versions / "models/churn/2/manifest.yaml"
+    data = yaml.safe_load(path.read_text())
+    data[field] = yaml.safe_load(value)
+    path.write_text(yaml.safe_dump(data))
+    git(three_versions, "commit", "-qam", "hand edit")
+    before = snapshot(three_versions)
+    for args in (("show", "churn"), ("list",), ("promote", "churn", "1", "staging")):
+        result = reg(three_versions, *args)
+        assert result.exit_code == 1, result.output
+        assert f"models/churn/2/manifest.yaml: '{field}' must be a" in result.stderr
+        assert "unexpected" not in result.stderr
+    assert snapshot(three_versions) == before
