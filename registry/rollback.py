@@ -77,6 +77,12 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
              to: int | None = None) -> ChangeSet:
     s = state.settings
     stage = refs.normalize_stage(stage, s.stages)
+    if stage in (s.initial_stage, s.archive_stage):
+        # Every promotion leaves `none` and every archive enters `archived`: "the last change" of these
+        # is some other stage's change, so the revert (and its message) would be about the wrong stage.
+        held = ", ".join(x for x in s.stages if x not in (s.initial_stage, s.archive_stage))
+        raise UsageError(f"cannot roll back {stage!r}: roll back a stage a version is promoted to ({held}), "
+                         f"e.g. `reg rollback {name} --stage production`")
     model = state.model(name)
     holder = model.stage_holder(stage)
     reason = (reason or "").strip() or history.NO_REASON

@@ -395,3 +395,16 @@ def test_hand_edit_that_passed_review_is_in_history(registered, reg, clock):
     assert {(e["action"], e["version"], e["from_stage"], e["to_stage"]) for e in events} == {
         ("promote", 2, "none", "staging"), ("annotate", 2, None, None)}
     assert all(e["reason"] == "Stage churn v2 for the A/B test" and e["actor"] == ADA for e in events)
+
+
+@pytest.mark.parametrize("stage", ["none", "Archived"])
+def test_rollback_of_the_initial_or_archive_stage_is_refused(promoted, reg, stage):
+    # `--stage none` used to revert the last production change and call it "Rolled back churn none: v2 -> v3".
+    before = snapshot(promoted)
+    result = reg(promoted, "rollback", "churn", "--stage", stage)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot roll back '{stage.lower()}': roll back a stage a version is promoted to "
+        "(staging, production), e.g. `reg rollback churn --stage production`"]
+    assert reg(promoted, "rollback", "churn", "--stage", stage, "--to", "1").exit_code == 1
+    assert snapshot(promoted) == before
