@@ -157,15 +157,22 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
          as_json: bool = JsonOpt):
     """A model's versions (`reg show churn`) or one version whole (`reg show churn/7`)."""
     reg = _reg(ctx)
-    state = reg.state_at(at, rev) if (at or rev) else reg.state()
+    past = at is not None or rev is not None  # an empty --at is an error, not "now"
+    state = reg.state_at(at, rev) if past else reg.state()
     bare = ref.removeprefix("models:/")
     if "/" not in bare and "@" not in bare:
         m = state.model(bare)
         render.versions(state, m, deleted, as_json)
-    elif at or rev:
+    elif past:
+        from registry.errors import NotFound
+
         from . import history
 
-        history.show_at(reg, state, ref, state.resolve(ref), as_json)
+        try:
+            v = state.resolve(ref)
+        except NotFound as exc:  # "no version of churn is in production" means then, not now
+            raise NotFound(f"{exc} (as of commit {state.rev[:8]}, {at or rev})") from None
+        history.show_at(reg, state, ref, v, as_json)
     else:
         render.version(state.resolve(ref), as_json)
 

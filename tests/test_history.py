@@ -408,3 +408,22 @@ def test_rollback_of_the_initial_or_archive_stage_is_refused(promoted, reg, stag
         "(staging, production), e.g. `reg rollback churn --stage production`"]
     assert reg(promoted, "rollback", "churn", "--stage", stage, "--to", "1").exit_code == 1
     assert snapshot(promoted) == before
+
+
+@pytest.mark.parametrize("args, says", [
+    # --rev used to be ignored beside --at; an empty --at used to show the registry now.
+    (["--at", "2026-11-02T12:00", "--rev", "HEAD"], "error: give either --at TIME or --rev REV, not both"),
+    (["--at", ""], "error: cannot read --at time ''"),
+    (["--rev", "HEAD~7"], "error: the registry did not exist yet at HEAD~7"),
+    # "no version of churn is in production" read as now; it is about then.
+    (["--at", "2026-10-31T12:00"], "error: no version of churn is in production (as of commit "),
+])
+def test_show_in_the_past_bad_input(promoted, reg, args, says):
+    assert git(promoted, "log", "-1", "--format=%s", "HEAD~7").strip() == "initial"
+    before = snapshot(promoted)
+    result = reg(promoted, "show", "churn/production", *args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(says), result.stderr
+    assert result.stdout == ""
+    assert snapshot(promoted) == before
