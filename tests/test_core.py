@@ -567,3 +567,38 @@ def test_manifest_field_of_the_wrong_type_is_named(three_versions, reg, field, v
         assert f"models/churn/2/manifest.yaml: '{field}' must be a" in result.stderr
         assert "unexpected" not in result.stderr
     assert snapshot(three_versions) == before
+
+
+@pytest.mark.parametrize("args, says", [
+    # Each used to leave `dvc init`'s files staged (or .dvc/config half edited) after failing.
+    (["--remote", "foo://bar"], "error: could not configure DVC remote 'reg'"),
+    (["--remote", "LOCAL", "--endpoint-url", "http://127.0.0.1:9"], "error: --endpoint-url applies only to an s3://"),
+    (["--remote", "s3://"], "error: --remote 's3://' names no bucket"),
+    (["--remote", "FILE"], "is a file: give a folder"),  # was "unexpected FileExistsError"
+])
+def test_init_bad_remote_leaves_the_repository_as_it_was(repo, reg, tmp_path, args, says):
+    (tmp_path / "afile").write_text("x")
+    args = [str(tmp_path / "store") if a == "LOCAL" else str(tmp_path / "afile") if a == "FILE" else a for a in args]
+    before = snapshot(repo)
+    result = reg(repo, "init", *args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+    assert snapshot(repo) == before
+    assert not (repo / ".dvc").exists() and not (repo / ".dvcignore").exists()
+
+
+def test_init_bad_remote_in_a_registry_keeps_dvc_config(registry, reg):
+    config = (registry / ".dvc/config").read_text()
+    before = snapshot(registry)
+    result = reg(registry, "init", "--remote", "foo://bar")
+    assert result.exit_code == 1, result.output
+    assert snapshot(registry) == before
+    assert (registry / ".dvc/config").read_text() == config
+
+
+def test_init_local_remote_ignores_s3_credentials_from_the_environment(repo, reg, tmp_path, monkeypatch):
+    monkeypatch.setenv("REG_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    result = reg(repo, "init", "--remote", str(tmp_path / "store"))
+    assert result.exit_code == 0, result.output
+    assert not (repo / ".dvc/config.local").exists()
