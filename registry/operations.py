@@ -111,6 +111,8 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
              alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
              dvc_stage: str | None = None, extra_lineage: dict | None = None) -> ChangeSet:
     refs.check_name(name)
+    refs.check_metrics(metrics)  # before the artifact is copied in: a bad one must leave no folder behind
+    refs.check_tags(tags)
     root = state.root
     if alias:
         refs.check_alias(alias, state.settings.stages)
@@ -264,6 +266,7 @@ def annotate(state: RegistryState, ref: str, *, description: str | None = None, 
              untag: list[str] | None = None) -> ChangeSet:
     if description is None and not tags and not untag:
         raise UsageError("nothing to annotate: give --description, --tag key=value or --untag key")
+    refs.check_tags(tags)
     parsed = refs.parse_ref(ref, state.settings.stages)
     model = state.model(parsed.model)
     if parsed.kind == "latest" and "/" not in ref.removeprefix(refs.MLFLOW_PREFIX):

@@ -602,3 +602,24 @@ def test_init_local_remote_ignores_s3_credentials_from_the_environment(repo, reg
     result = reg(repo, "init", "--remote", str(tmp_path / "store"))
     assert result.exit_code == 0, result.output
     assert not (repo / ".dvc/config.local").exists()
+
+
+@pytest.mark.parametrize("call, says", [
+    # metrics=[...] used to raise TypeError after copying the artifact in, leaving models/churn/2/ behind;
+    # a text metric or a nested tag value used to be committed as is.
+    (lambda r, a: r.register("churn", a, metrics=[1]), "metrics must be a mapping"),
+    (lambda r, a: r.register("churn", a, metrics={"roc_auc": "high"}), "invalid metric 'roc_auc'"),
+    (lambda r, a: r.register("churn", a, tags={"team": {"a": 1}}), "invalid tag 'team'"),
+    (lambda r, a: r.annotate("churn/1", tags="team=growth"), "tags must be a mapping"),
+    (lambda r, a: r.annotate("churn", tags={"": "x"}), "invalid tag key ''"),
+])
+def test_python_api_bad_metrics_and_tags_change_nothing(registry, artifact, call, says):
+    from registry import RegistryError
+
+    r = Registry(registry)
+    r.register("churn", artifact)
+    before = snapshot(registry)
+    with pytest.raises(RegistryError, match=says):
+        call(r, artifact)
+    assert snapshot(registry) == before
+    assert not (registry / "models/churn/2").exists()
