@@ -133,6 +133,9 @@ def register(ctx: typer.Context, name: str,
         raise UsageError("give the PATH to register, or --from-dvc STAGE (e.g. --from-dvc train)")
 
     metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
+    if metrics and not metric_values:  # DVC-style: text values are skipped, but not every value silently
+        raise UsageError(f"metrics file {metrics} holds no numbers; write metrics as name: number "
+                         "(e.g. {\"roc_auc\": 0.84})")
     with show_progress(quiet):
         applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
                                tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push)

@@ -623,3 +623,16 @@ def test_python_api_bad_metrics_and_tags_change_nothing(registry, artifact, call
         call(r, artifact)
     assert snapshot(registry) == before
     assert not (registry / "models/churn/2").exists()
+
+
+@pytest.mark.parametrize("text", ['{"roc_auc": "high"}', "{}"])
+def test_metrics_file_without_numbers_is_refused(registry, reg, artifact, tmp_path, text):
+    # Used to register a version with `metrics: {}` and say nothing.
+    path = tmp_path / "metrics.json"
+    path.write_text(text)
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(artifact), "--metrics", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (f"error: metrics file {path} holds no numbers; write metrics as name: number "
+                                     '(e.g. {"roc_auc": 0.84})')
+    assert snapshot(registry) == before
