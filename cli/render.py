@@ -58,6 +58,9 @@ def models(state, items, as_json: bool) -> None:
     if as_json:
         _json(rows)
         return
+    if not rows and not (state.root / "models/registry.yaml").is_file():
+        typer.echo("This repository is not a registry yet; run `reg init`, then `reg register NAME PATH`.")
+        return
     if not rows:
         typer.echo("No models registered yet; add one with `reg register NAME PATH`.")
         return

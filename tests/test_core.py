@@ -636,3 +636,10 @@ def test_metrics_file_without_numbers_is_refused(registry, reg, artifact, tmp_pa
     assert result.stderr.strip() == (f"error: metrics file {path} holds no numbers; write metrics as name: number "
                                      '(e.g. {"roc_auc": 0.84})')
     assert snapshot(registry) == before
+
+
+def test_list_outside_a_registry_says_to_init(repo, reg):
+    # Used to suggest `reg register`, which then refused with "not a registry yet".
+    result = reg(repo, "list")
+    assert result.exit_code == 0, result.output
+    assert "not a registry yet; run `reg init`" in result.stdout
