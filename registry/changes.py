@@ -222,6 +222,8 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         preflight(root, list(scope))
         state = read_state(root)
         want_push = state.settings.push if push is None else push
+        if want_push:
+            _check_push_target(root, state.settings.git_remote)
         cs = _build(root, build, state, scope)
         commit = _commit_or_cleanup(root, cs)
         if not want_push:
@@ -263,6 +265,15 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
             commit = _commit_or_cleanup(root, cs)
         raise StateError(f"push to {remote} was rejected {PUSH_ATTEMPTS} times; the change is committed locally "
                          f"as {commit[:12]}: pull and push it yourself")
+
+
+def _check_push_target(root: Path, remote: str) -> None:
+    """Refuse before committing what could only fail after: a push with nowhere to go."""
+    if not git.ok(["remote", "get-url", remote], root):
+        raise StateError(f"there is no git remote {remote!r} to push to: add it (`git remote add {remote} URL`), "
+                         "set git_remote in models/registry.yaml, or pass --no-push")
+    if not git.current_branch(root):
+        raise StateError("HEAD is detached, so there is no branch to push: check out a branch, or pass --no-push")
 
 
 def _refused_by_server(root: Path, cs: ChangeSet, commit: str, output: str) -> None:

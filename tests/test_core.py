@@ -643,3 +643,22 @@ def test_list_outside_a_registry_says_to_init(repo, reg):
     result = reg(repo, "list")
     assert result.exit_code == 0, result.output
     assert "not a registry yet; run `reg init`" in result.stdout
+
+
+def test_push_without_a_remote_or_branch_changes_nothing(three_versions, reg, tmp_path):
+    # Used to commit, then fail with git's last line "(and the repository exists.)" and exit 1.
+    before = snapshot(three_versions)
+    result = reg(three_versions, "promote", "churn", "1", "staging", "--push")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == ("error: there is no git remote 'origin' to push to: add it (`git remote add "
+                                     "origin URL`), set git_remote in models/registry.yaml, or pass --no-push")
+    assert snapshot(three_versions) == before
+
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "origin.git"))
+    git(three_versions, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(three_versions, "checkout", "-q", "--detach")
+    before = snapshot(three_versions)
+    result = reg(three_versions, "promote", "churn", "1", "staging", "--push")
+    assert result.exit_code == 1, result.output
+    assert "HEAD is detached, so there is no branch to push" in result.stderr
+    assert snapshot(three_versions) == before
