@@ -164,20 +164,24 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
     state = reg.state_at(at, rev) if past else reg.state()
     bare = ref.removeprefix("models:/")
     if "/" not in bare and "@" not in bare:
-        m = state.model(bare)
+        m = _then(state.model, bare, state, at or rev) if past else state.model(bare)
         render.versions(state, m, deleted, as_json)
     elif past:
-        from registry.errors import NotFound
-
         from . import history
 
-        try:
-            v = state.resolve(ref)
-        except NotFound as exc:  # "no version of churn is in production" means then, not now
-            raise NotFound(f"{exc} (as of commit {state.rev[:8]}, {at or rev})") from None
-        history.show_at(reg, state, ref, v, as_json)
+        history.show_at(reg, state, ref, _then(state.resolve, ref, state, at or rev), as_json)
     else:
         render.version(state.resolve(ref), as_json)
+
+
+def _then(lookup, ref, state, when):
+    """A lookup in the registry of the past: "no version of churn is in production" means then, not now."""
+    from registry.errors import NotFound
+
+    try:
+        return lookup(ref)
+    except NotFound as exc:
+        raise NotFound(f"{exc} (as of commit {state.rev[:8]}, {when})") from None
 
 
 @app.command()

@@ -417,6 +417,7 @@ def test_rollback_of_the_initial_or_archive_stage_is_refused(promoted, reg, stag
     (["--rev", "HEAD~7"], "error: the registry did not exist yet at HEAD~7"),
     # "no version of churn is in production" read as now; it is about then.
     (["--at", "2026-10-31T12:00"], "error: no version of churn is in production (as of commit "),
+    (["--rev", "HEAD~6"], "error: unknown model 'churn'; register one with `reg register` (as of commit "),
 ])
 def test_show_in_the_past_bad_input(promoted, reg, args, says):
     assert git(promoted, "log", "-1", "--format=%s", "HEAD~7").strip() == "initial"
