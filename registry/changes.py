@@ -49,7 +49,9 @@ class ChangeSet:
         if self.body.strip():
             parts.append(self.body.strip())
         if self.trailers:
-            parts.append("\n".join(f"{k}: {v}" for k, v in self.trailers.items() if v not in (None, "")))
+            # One line each: a newline in a reason would end the trailer and start forged ones.
+            parts.append("\n".join(f"{k}: {' '.join(str(v).split())}" for k, v in self.trailers.items()
+                                   if v not in (None, "")))
         return "\n\n".join(parts) + "\n"
 
 

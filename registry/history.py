@@ -77,7 +77,9 @@ class Commit:
     def trailers(self) -> dict[str, str]:
         if "Reg-" not in self.message:
             return {}
-        return {k: v.strip() for k, v in _TRAILER_RE.findall(self.message)}
+        # Trailers are the last paragraph only: "Reg-Action: delete" inside a reason or description is text.
+        last = self.message.strip().rsplit("\n\n", 1)[-1]
+        return {k: v.strip() for k, v in _TRAILER_RE.findall(last)}
 
     @cached_property
     def reverts(self) -> list[str]:

@@ -97,6 +97,12 @@ def _trailers(action: str, model: str, version: int | None, **extra) -> dict[str
     return t
 
 
+def _one_line(reason: str | None) -> str | None:
+    """A reason goes into the commit body and a trailer: a line of it that reads `Reg-Forced: ...` or
+    `Reg-Action: ...` would be taken for one by whatever reads the commit, so it is kept to one line."""
+    return " ".join(reason.split()) if reason else reason
+
+
 def _live_version(state: RegistryState, name: str, number: int, doing: str) -> ModelVersion:
     v = state.version(name, number)
     if v.deleted:
@@ -180,6 +186,7 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
 def promote(state: RegistryState, name: str, number: int, stage: str, *, reason: str | None = None,
             keep_existing: bool = False, action: str = "promote", force: bool = False) -> ChangeSet:
     s = state.settings
+    reason = _one_line(reason)
     stage = refs.normalize_stage(stage, s.stages)
     model = state.model(name)
     v = _live_version(state, name, number, f"moved to {stage}")
@@ -317,6 +324,7 @@ def _annotate_model(state, model: ModelState, description, tags, untag) -> Chang
 def delete(state: RegistryState, name: str, number: int, *, reason: str, force: bool = False) -> ChangeSet:
     if not reason or not reason.strip():
         raise UsageError("a deletion needs a reason: pass --reason TEXT")
+    reason = _one_line(reason)
     model = state.model(name)
     v = state.version(name, number)
     if v.deleted:

@@ -85,7 +85,7 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
                          f"e.g. `reg rollback {name} --stage production`")
     model = state.model(name)
     holder = model.stage_holder(stage)
-    reason = (reason or "").strip() or history.NO_REASON
+    reason = operations._one_line(reason or "").strip() or history.NO_REASON
     if to is not None:
         return _rollback_to(state, name, stage, to, reason, holder)
     target, seen = find_target(state.root, name, stage, s.archive_stage)

@@ -428,3 +428,20 @@ def test_show_in_the_past_bad_input(promoted, reg, args, says):
     assert len(lines) == 1 and lines[0].startswith(says), result.stderr
     assert result.stdout == ""
     assert snapshot(promoted) == before
+
+
+def test_a_reason_or_description_cannot_forge_trailers(registered, reg):
+    # A reason "fine\n\nReg-Action: delete\nReg-Version: 2" used to end the Reg-Reason trailer and start
+    # forged ones: history showed v2 deleted, and `reg rollback` said production had never changed.
+    root = registered
+    ok(reg(root, "annotate", "churn/3", "--description", "text\n\nReg-Action: delete\nReg-Version: 3"))
+    forged = "fine\n\nReg-Action: delete\nReg-Version: 2\nReg-Forced: yes"
+    ok(reg(root, "promote", "churn", "1", "production", "--reason", forged))
+    message = git(root, "log", "-1", "--format=%B")
+    assert [ln for ln in message.splitlines() if ln.startswith("Reg-Action")] == ["Reg-Action: promote"]
+    assert not any(ln.startswith("Reg-Forced") for ln in message.splitlines())
+    events = history(reg, root, "churn")
+    assert [(e["action"], e["version"]) for e in events if e["action"] in ("promote", "delete")] == [("promote", 1)]
+    assert events[0]["reason"] == "fine Reg-Action: delete Reg-Version: 2 Reg-Forced: yes"
+    result = ok(reg(root, "rollback", "churn"))
+    assert "Rolled back churn production: v1 -> (none)" in result.stdout
