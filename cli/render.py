@@ -54,6 +54,7 @@ def _summary(state, m) -> dict:
 
 
 def models(state, items, as_json: bool) -> None:
+    items = list(items)
     rows = [_summary(state, m) for m in items]
     if as_json:
         _json(rows)
@@ -65,9 +66,13 @@ def models(state, items, as_json: bool) -> None:
         typer.echo("No models registered yet; add one with `reg register NAME PATH`.")
         return
     stage_cols = [s for s in state.settings.stages[1:-1]]
+
+    def held(m, stage) -> str:  # every version in a shared stage, newest (the one `churn/staging` names) first
+        return ", ".join(f"v{v.version}" for v in reversed(m.in_stage(stage))) or "-"
+
     _table(None, ["model", "latest", "versions", *stage_cols, "aliases"],
-           [[r["name"], _v(r["latest"]), str(r["versions"]), *[_v(r[s]) for s in stage_cols],
-             ", ".join(f"@{a}=v{n}" for a, n in sorted(r["aliases"].items()))] for r in rows])
+           [[r["name"], _v(r["latest"]), str(r["versions"]), *[held(m, s) for s in stage_cols],
+             ", ".join(f"@{a}=v{n}" for a, n in sorted(r["aliases"].items()))] for m, r in zip(items, rows)])
 
 
 def _v(n) -> str:

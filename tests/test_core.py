@@ -662,3 +662,13 @@ def test_push_without_a_remote_or_branch_changes_nothing(three_versions, reg, tm
     assert result.exit_code == 1, result.output
     assert "HEAD is detached, so there is no branch to push" in result.stderr
     assert snapshot(three_versions) == before
+
+
+def test_list_shows_every_version_in_a_shared_stage(three_versions, reg):
+    # staging is not exclusive: `reg list` used to show only v2 while v1 was in staging too.
+    for n in ("1", "2"):
+        assert reg(three_versions, "promote", "churn", n, "staging").exit_code == 0
+    row = next(ln for ln in reg(three_versions, "list").stdout.splitlines() if ln.startswith("churn"))
+    assert row.split()[3:5] == ["v2,", "v1"]
+    # JSON keeps naming the version `churn/staging` resolves to.
+    assert json.loads(reg(three_versions, "list", "--json").stdout)[0]["staging"] == 2
