@@ -97,6 +97,21 @@ def _trailers(action: str, model: str, version: int | None, **extra) -> dict[str
     return t
 
 
+def _check_number_is_free(root: Path, name: str, number: int, version_dir: str) -> None:
+    """A number whose manifest is gone but whose tag or files remain (a `git revert` of a registration)
+    is still taken: say so before copying and pushing anything, instead of failing on the tag after."""
+    if git.ok(["rev-parse", "-q", "--verify", f"refs/tags/{name}@v{number}"], root):
+        gone = git.run(["log", "-1", "--format=%h", "--diff-filter=D", "--", f"{version_dir}/manifest.yaml"],
+                       root, check=False).strip()
+        how = (f"bring it back with `git revert {gone}`, then `reg delete {name} {number} --reason ...`"
+               if gone else f"delete the stray tag {name}@v{number} if you made it by hand")
+        raise StateError(f"{name} v{number} was registered before (tag {name}@v{number}) but its manifest is gone, "
+                         f"and version numbers are never reused: {how}; then register again")
+    if (root / version_dir).exists() and any((root / version_dir).iterdir()):
+        raise StateError(f"{version_dir}/ holds files left from an earlier version {number} whose manifest is gone; "
+                         f"remove them (rm -r {version_dir}) and register again")
+
+
 def _one_line(reason: str | None) -> str | None:
     """A reason goes into the commit body and a trailer: a line of it that reads `Reg-Forced: ...` or
     `Reg-Action: ...` would be taken for one by whatever reads the commit, so it is kept to one line."""
@@ -134,6 +149,7 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
     model = state.model(name) if state.has_model(name) else ModelState(name, None, {})
     number = model.next_version()
     version_dir = f"models/{name}/{number}"
+    _check_number_is_free(root, name, number, version_dir)
     cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=[version_dir])
     try:
         artifacts.copy_in(path, root / version_dir / "model")

@@ -672,3 +672,17 @@ def test_list_shows_every_version_in_a_shared_stage(three_versions, reg):
     assert row.split()[3:5] == ["v2,", "v1"]
     # JSON keeps naming the version `churn/staging` resolves to.
     assert json.loads(reg(three_versions, "list", "--json").stdout)[0]["staging"] == 2
+
+
+def test_register_refuses_leftover_files_where_the_next_version_goes(three_versions, reg, artifact):
+    # Files git ignores (a model/ working copy) at models/churn/4/ used to end in "unexpected OSError".
+    stray = three_versions / "models/churn/4/model"
+    stray.mkdir(parents=True)
+    (stray / "weights.bin").write_text("old")
+    (three_versions / ".git/info/exclude").write_text("models/churn/4/\n")
+    before = snapshot(three_versions)
+    result = reg(three_versions, "register", "churn", str(artifact))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == ("error: models/churn/4/ holds files left from an earlier version 4 whose "
+                                     "manifest is gone; remove them (rm -r models/churn/4) and register again")
+    assert snapshot(three_versions) == before and (stray / "weights.bin").read_text() == "old"

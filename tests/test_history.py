@@ -445,3 +445,22 @@ def test_a_reason_or_description_cannot_forge_trailers(registered, reg):
     assert events[0]["reason"] == "fine Reg-Action: delete Reg-Version: 2 Reg-Forced: yes"
     result = ok(reg(root, "rollback", "churn"))
     assert "Rolled back churn production: v1 -> (none)" in result.stdout
+
+
+def test_register_after_a_plain_revert_of_a_registration(registered, reg, artifact):
+    # Used to copy and push the artifact, then fail with "unexpected OSError: Directory not empty" (the
+    # reverted version's working copy) or on the existing tag churn@v3.
+    root = registered
+    git(root, "revert", "--no-edit", "HEAD")
+    reverting = git(root, "rev-parse", "--short", "HEAD").strip()
+    before = snapshot(root)
+    result = reg(root, "register", "churn", str(artifact))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "error: churn v3 was registered before (tag churn@v3) but its manifest is gone, and version numbers are "
+        f"never reused: bring it back with `git revert {reverting}`, then `reg delete churn 3 --reason ...`; "
+        "then register again")
+    assert snapshot(root) == before
+    git(root, "revert", "--no-edit", "HEAD")
+    ok(reg(root, "delete", "churn", "3", "--reason", "registered by mistake"))
+    assert "Registered churn v4" in ok(reg(root, "register", "churn", str(artifact))).stdout
