@@ -30,7 +30,10 @@ def applied(result, as_json: bool, headline: str) -> None:
     if as_json:
         v = result.result
         body = v.to_dict() if hasattr(v, "to_dict") else {}
-        _json({**body, "commit": result.commit, "tags": result.tags, "pushed": result.pushed})
+        if not body and hasattr(v, "owners"):  # a model card (`reg annotate churn`)
+            body = {"name": v.name, "description": v.description, "owners": v.owners, "tags": v.tags}
+        # `tags` is the version's (or model's) own key: value tags; the git tags made go under `git_tags`.
+        _json({**body, "commit": result.commit, "git_tags": result.tags, "pushed": result.pushed})
         return
     extra = f", tag {', '.join(result.tags)}" if result.tags else ""
     pushed = ", pushed" if result.pushed else ""

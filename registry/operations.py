@@ -331,7 +331,9 @@ def _annotate_model(state, model: ModelState, description, tags, untag) -> Chang
         raise UsageError(f"model {model.name} already has that description and those tags; nothing to change")
     cs = ChangeSet(subject=f"reg: annotate {model.name}", trailers=_trailers("annotate", model.name, None))
     cs.writes[rel] = new_text
-    cs.result = model.card
+    from .manifest import card_from_dict
+
+    cs.result = card_from_dict(model.name, yamlio.parse(new_text, rel), rel)  # the card as it now is
     return cs
 
 

@@ -686,3 +686,16 @@ def test_register_refuses_leftover_files_where_the_next_version_goes(three_versi
     assert result.stderr.strip() == ("error: models/churn/4/ holds files left from an earlier version 4 whose "
                                      "manifest is gone; remove them (rm -r models/churn/4) and register again")
     assert snapshot(three_versions) == before and (stray / "weights.bin").read_text() == "old"
+
+
+def test_mutation_json_keeps_the_versions_own_tags(three_versions, reg):
+    # The git tags made used to overwrite the manifest's `tags` in every mutation's --json output,
+    # and `reg annotate MODEL` printed the card as it was before the change (nothing, in JSON).
+    out = json.loads(reg(three_versions, "annotate", "churn/2", "--tag", "team=growth", "--json").stdout)
+    assert out["tags"] == {"team": "growth"} and out["git_tags"] == [] and len(out["commit"]) == 40
+    out = json.loads(reg(three_versions, "promote", "churn", "2", "production", "--json").stdout)
+    assert out["tags"] == {"team": "growth"} and out["git_tags"] == ["churn#production#1"]
+    out = json.loads(reg(three_versions, "annotate", "churn", "--description", "Churn", "--tag", "k=v",
+                         "--json").stdout)
+    assert out["description"] == "Churn" and out["tags"] == {"k": "v"}
+    assert Registry(three_versions).annotate("churn", description="Again").result.description == "Again"
