@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -275,6 +276,8 @@ class RegistryState:
         if v is None:
             known = m.aliases()
             hint = f"; its aliases: {', '.join(sorted(known))}" if known else ""
+            if re.fullmatch(r"v\d+", str(r.value)):  # GTO's form; here churn@v7 is only the registration tag
+                hint = f"; for version {str(r.value)[1:]} write {r.model}/{str(r.value)[1:]}"
             raise NotFound(f"{r.model} has no alias {r.value!r}{hint}")
         return v
 

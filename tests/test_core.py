@@ -699,3 +699,9 @@ def test_mutation_json_keeps_the_versions_own_tags(three_versions, reg):
                          "--json").stdout)
     assert out["description"] == "Churn" and out["tags"] == {"k": "v"}
     assert Registry(three_versions).annotate("churn", description="Again").result.description == "Again"
+
+
+def test_gto_style_version_ref_says_how_to_write_it(three_versions, reg):
+    result = reg(three_versions, "show", "churn@v2")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: churn has no alias 'v2'; for version 2 write churn/2"
