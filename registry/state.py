@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import git, refs, settings as settings_mod, yamlio
-from .errors import NotFound
+from .errors import NotFound, RegistryError
 from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, version_from_dict
 from .refs import Ref
 from .settings import Settings
@@ -236,7 +236,10 @@ class RegistryState:
         refs.check_name(name)
         found = self._get(name)
         if found is None:
-            known = self.model_names()
+            try:  # folders under models/ that hold no model are not named
+                known = [m.name for m in self.models()]
+            except RegistryError:
+                known = self.model_names()
             hint = f"; registered models: {', '.join(known)}" if known else "; register one with `reg register`"
             raise NotFound(f"unknown model {name!r}{hint}")
         return found

@@ -705,3 +705,12 @@ def test_gto_style_version_ref_says_how_to_write_it(three_versions, reg):
     result = reg(three_versions, "show", "churn@v2")
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: churn has no alias 'v2'; for version 2 write churn/2"
+
+
+def test_unknown_model_hint_names_only_models(three_versions, reg):
+    # A plain folder under models/ used to be offered: "unknown model 'old'; registered models: churn, old".
+    (three_versions / "models/old").mkdir()
+    (three_versions / "models/old/weights.pt").write_text("x")
+    result = reg(three_versions, "show", "old")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: unknown model 'old'; registered models: churn"
