@@ -155,7 +155,14 @@ def _commit(root: Path, cs: ChangeSet) -> str:
                 input="\0".join(cs.paths) + "\0")
         tree = git.run(["write-tree"], root, env=env).strip()
         args = ["commit-tree", tree, "-F", "-"] + (["-p", parent] if parent else [])
-        committed = git.run(args, root, input=cs.message()).strip()
+        try:
+            committed = git.run(args, root, input=cs.message()).strip()
+        except GitError as exc:
+            if "who you are" in str(exc) or "auto-detect" in str(exc) or "empty ident" in str(exc):
+                raise StateError("git does not know who you are, and every registry change records it: run "
+                                 "`git config user.name \"Your Name\"` and `git config user.email you@example.com`"
+                                 ) from None
+            raise
         git.run(["update-ref", "-m", cs.subject, "HEAD", committed, parent or ""], root)
         # The real index now lags HEAD for exactly these paths; bring just them up to date.
         git.run(["update-index", "--add", "--remove", "-z", "--stdin"], root, input="\0".join(cs.paths) + "\0")

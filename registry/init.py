@@ -1,6 +1,7 @@
 """`reg init`: make a git repository a registry (DVC, a remote, models/registry.yaml) in one commit."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from . import artifacts, git, yamlio
@@ -100,21 +101,24 @@ def _check_remote(url: str | None, endpoint_url: str | None) -> None:
 def _save_dvc_files(root: Path) -> dict:
     saved = {rel: (root / rel).read_text() if (root / rel).is_file() else None
              for rel in DVC_FILES + [".dvc/config.local"]}
-    return {**saved, "dir": (root / ".dvc").exists()}
+    return {**saved, "dir": (root / ".dvc").exists(), "models": (root / "models").exists()}
 
 
 def _restore_dvc_files(root: Path, saved: dict) -> None:
     """A failed init leaves DVC's files as they were: `dvc init` stages what it creates, so unstage it too."""
-    files = {rel: text for rel, text in saved.items() if rel != "dir"}
-    created = [rel for rel, text in files.items() if text is None and (root / rel).exists()]
+    files = {rel: text for rel, text in saved.items() if rel not in ("dir", "models")}
+    created = [rel for rel, text in files.items() if text is None]  # gone from disk maybe, still staged
     if created:
-        git.run(["rm", "-q", "--cached", "--ignore-unmatch", "--", *created], root, check=False)
+        git.run(["rm", "-q", "-f", "--cached", "--ignore-unmatch", "--", *created], root, check=False)
     for rel, text in files.items():
         path = root / rel
         if text is None:
             path.unlink(missing_ok=True)
         elif not path.is_file() or path.read_text() != text:
             path.write_text(text)
+    if not saved["models"]:
+        with contextlib.suppress(OSError):
+            (root / "models").rmdir()  # only if empty
     if not saved["dir"]:
         import shutil
 

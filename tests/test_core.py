@@ -714,3 +714,19 @@ def test_unknown_model_hint_names_only_models(three_versions, reg):
     result = reg(three_versions, "show", "old")
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: unknown model 'old'; registered models: churn"
+
+
+def test_no_git_identity_is_one_line_and_init_leaves_nothing_staged(repo, reg, tmp_path, monkeypatch):
+    # Used to fail in `git commit-tree` with git's own words, leaving dvc init's files staged ("AD").
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    git(repo, "config", "user.useConfigOnly", "true")
+    before = snapshot(repo)
+    result = reg(repo, "init", "--remote", str(tmp_path / "store"))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "error: git does not know who you are, and every registry change records it: run "
+        '`git config user.name "Your Name"` and `git config user.email you@example.com`')
+    assert snapshot(repo) == before
+    assert not (repo / ".dvc").exists() and not (repo / "models").exists()
