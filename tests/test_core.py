@@ -730,3 +730,17 @@ def test_no_git_identity_is_one_line_and_init_leaves_nothing_staged(repo, reg, t
         '`git config user.name "Your Name"` and `git config user.email you@example.com`')
     assert snapshot(repo) == before
     assert not (repo / ".dvc").exists() and not (repo / "models").exists()
+
+
+def test_folder_with_only_ignored_content_is_an_empty_artifact(registry, reg, tmp_path):
+    # Used to register a version with `files: 0`: .git, .dvc and __pycache__ are never copied in.
+    src = tmp_path / "out"
+    (src / "__pycache__").mkdir(parents=True)
+    (src / "__pycache__/train.cpython-311.pyc").write_bytes(b"\x00")
+    (src / ".git").mkdir()
+    (src / ".git/HEAD").write_text("ref: refs/heads/main\n")
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(src))
+    assert result.exit_code == 1, result.output
+    assert f"error: artifact folder {src} holds no model files" in result.stderr
+    assert snapshot(registry) == before and not (registry / "models/churn").exists()
