@@ -21,6 +21,10 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
         raise UsageError("--remote is empty: give a local path or s3://bucket/prefix")
     _check_remote(remote_url, endpoint_url)
 
+    from .operations import check_not_ignored
+
+    check_not_ignored(Path(root), SETTINGS_PATH)
+
     def build(state) -> ChangeSet:
         # DVC's own files may be new and uncommitted (a `dvc init` never committed): they join the commit.
         # Edits to committed ones are the user's and are refused like any dirty registry path.

@@ -97,6 +97,16 @@ def _trailers(action: str, model: str, version: int | None, **extra) -> dict[str
     return t
 
 
+def check_not_ignored(root: Path, rel: str) -> None:
+    """The registry's files must not be git-ignored (many ML repositories ignore models/): DVC refuses to
+    track under an ignored path, and an ignored manifest would be left out of clones."""
+    out = git.run(["check-ignore", "-v", "--no-index", "--", rel], root, check=False).strip()
+    if out:
+        source, _, _ = out.partition("\t")
+        raise StateError(f"{rel} is ignored by git ({source}); the registry lives under models/: "
+                         "remove that rule or add `!/models/` after it, then retry")
+
+
 def _check_number_is_free(root: Path, name: str, number: int, version_dir: str) -> None:
     """A number whose manifest is gone but whose tag or files remain (a `git revert` of a registration)
     is still taken: say so before copying and pushing anything, instead of failing on the tag after."""
@@ -150,6 +160,7 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
     number = model.next_version()
     version_dir = f"models/{name}/{number}"
     _check_number_is_free(root, name, number, version_dir)
+    check_not_ignored(root, f"{version_dir}/model.dvc")
     cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=[version_dir])
     try:
         artifacts.copy_in(path, root / version_dir / "model")

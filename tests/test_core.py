@@ -744,3 +744,22 @@ def test_folder_with_only_ignored_content_is_an_empty_artifact(registry, reg, tm
     assert result.exit_code == 1, result.output
     assert f"error: artifact folder {src} holds no model files" in result.stderr
     assert snapshot(registry) == before and not (registry / "models/churn").exists()
+
+
+def test_git_ignored_models_folder_is_named(repo, reg, storage, artifact):
+    # Many ML repositories ignore models/: DVC then refused with "could not push remote ... check the
+    # remote URL, credentials", and init committed an ignored registry.yaml.
+    (repo / ".gitignore").write_text("models/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore models")
+    before = snapshot(repo)
+    result = reg(repo, "init", "--remote", str(storage))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == ("error: models/registry.yaml is ignored by git (.gitignore:1:models/); the "
+                                     "registry lives under models/: remove that rule or add `!/models/` after it, "
+                                     "then retry")
+    assert snapshot(repo) == before
+    (repo / ".gitignore").write_text("models/\n!/models/\n")
+    git(repo, "commit", "-qam", "but not the registry")
+    assert reg(repo, "init", "--remote", str(storage)).exit_code == 0
+    assert reg(repo, "register", "churn", str(artifact)).exit_code == 0
