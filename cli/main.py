@@ -38,6 +38,11 @@ class RegGroup(TyperGroup):
                            err=True)
                 ctx.exit(1)
             where = exc.ctx.command_path if exc.ctx else "reg"
+            if isinstance(exc, NoSuchOption) and name in ("--debug", "-C", "--repo"):
+                # Global options, as in `git -C`: they go before the command.
+                typer.echo(f"error: {name} goes before the command: `reg {name}{' PATH' if name != '--debug' else ''} "
+                           f"{where.split(' ', 1)[-1]} ...`", err=True)
+                ctx.exit(2)
             typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
             ctx.exit(2)
         except (typer.Exit, typer.Abort):

@@ -763,3 +763,12 @@ def test_git_ignored_models_folder_is_named(repo, reg, storage, artifact):
     git(repo, "commit", "-qam", "but not the registry")
     assert reg(repo, "init", "--remote", str(storage)).exit_code == 0
     assert reg(repo, "register", "churn", str(artifact)).exit_code == 0
+
+
+def test_global_options_after_the_command_say_where_they_go(three_versions, reg):
+    # `reg promote churn 9 staging --debug` used to answer only "No such option: --debug".
+    result = reg(three_versions, "promote", "churn", "9", "staging", "--debug")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --debug goes before the command: `reg --debug promote ...`"
+    result = reg(three_versions, "show", "churn", "-C", str(three_versions))
+    assert result.stderr.strip() == "error: -C goes before the command: `reg -C PATH show ...`"
