@@ -5,7 +5,7 @@ from pathlib import Path
 
 from . import git, operations, refs, settings as settings_mod
 from .changes import Applied, ChangeSet, apply
-from .errors import UsageError
+from .errors import StateError, UsageError
 from .manifest import ModelVersion
 from .state import ModelState, RegistryState, read_state
 
@@ -168,6 +168,9 @@ class Registry:
             t = history.parse_time(when, "--at time") if isinstance(when, str) else when
             commit = history.commit_at(self.root, t)
             if commit is None or not git.ok(["cat-file", "-e", f"{commit}:models/registry.yaml"], self.root):
+                if git.is_shallow(self.root):
+                    raise StateError(f"no registry commit at or before {t.strftime('%Y-%m-%dT%H:%M:%SZ')} here, "
+                                     f"but {git.SHALLOW_HINT}")
                 raise UsageError(f"the registry did not exist yet at {t.strftime('%Y-%m-%dT%H:%M:%SZ')}; "
                                  "give a later time (see `reg history`)")
         else:

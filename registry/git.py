@@ -58,6 +58,14 @@ def head(root: Path) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def is_shallow(root: Path) -> bool:
+    """A shallow clone (CI checks out with depth 1) lacks the older commits history is derived from."""
+    return (git_dir(root) / "shallow").is_file()
+
+
+SHALLOW_HINT = "this clone is shallow, so older registry commits are missing: run `git fetch --unshallow` and retry"
+
+
 def current_branch(root: Path) -> str | None:
     proc = subprocess.run(["git", "symbolic-ref", "-q", "--short", "HEAD"], cwd=str(root),
                           capture_output=True, text=True)

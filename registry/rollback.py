@@ -90,11 +90,16 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
         return _rollback_to(state, name, stage, to, reason, holder)
     target, seen = find_target(state.root, name, stage, s.archive_stage)
     if target is None:
+        if git.is_shallow(state.root):
+            raise StateError(f"found no change of {name} {stage} to roll back, but {git.SHALLOW_HINT}")
         if seen:
             raise UsageError(f"every change of {name} {stage} is already rolled back; put a version back with "
                              f"`reg rollback {name} --stage {stage} --to N`")
         raise UsageError(f"{name} {stage} has never changed, so there is nothing to roll back; "
                          f"see `reg history {name}`")
+    if not target.parents and git.is_shallow(state.root):
+        # The commit's parent was not fetched: its manifests would read as new, and the revert as "to none".
+        raise StateError(f"cannot roll back {target.sha[:8]} ({target.subject}): {git.SHALLOW_HINT}")
     blobs = history.Blobs(state.root)
     changes = [ch for ch in history.changes_of(state.root, target, name) if history._MANIFEST_RE.fullmatch(ch.path)
                and ch.path.startswith(f"models/{name}/")]

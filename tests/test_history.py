@@ -464,3 +464,23 @@ def test_register_after_a_plain_revert_of_a_registration(registered, reg, artifa
     git(root, "revert", "--no-edit", "HEAD")
     ok(reg(root, "delete", "churn", "3", "--reason", "registered by mistake"))
     assert "Registered churn v4" in ok(reg(root, "register", "churn", str(artifact))).stdout
+
+
+def test_shallow_clone_says_so_instead_of_never_changed(promoted, reg, tmp_path):
+    # CI checks out with depth 1: rollback said "production has never changed" and --at said the registry
+    # "did not exist yet", both false.
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{promoted}", str(clone))
+    before = snapshot(clone)
+    result = reg(clone, "rollback", "churn")
+    assert result.exit_code == 1, result.output
+    # It used to revert the promotion of v3 as if v3 had come from nothing: "v3 -> (none)", not "v3 -> v2".
+    head = git(clone, "log", "-1", "--format=%h", "--abbrev=8").strip()
+    assert result.stderr.strip() == (f"error: cannot roll back {head} (reg: promote churn v3 to production): this "
+                                     "clone is shallow, so older registry commits are missing: run `git fetch "
+                                     "--unshallow` and retry")
+    result = reg(clone, "show", "churn/production", "--at", "2026-11-02T12:00")
+    assert result.exit_code == 1 and "git fetch --unshallow" in result.stderr
+    result = reg(clone, "history", "churn")
+    assert result.exit_code == 0 and "warning: this clone is shallow" in result.stderr
+    assert snapshot(clone) == before
