@@ -100,6 +100,9 @@ def versions(state, m, include_deleted: bool, as_json: bool) -> None:
                      *[_num(v.metrics.get(k)) for k in names], v.created_at, v.created_by])
     _table(m.name + (f": {m.card.description}" if m.card and m.card.description else ""),
            ["version", "stage", "aliases", *names, "created at", "created by"], rows)
+    hidden = sum(v.deleted for v in m.versions.values()) if not include_deleted else 0
+    if hidden:
+        typer.echo(f"({hidden} deleted version{'s' if hidden > 1 else ''} not shown; add --deleted)")
 
 
 def _num(x) -> str:

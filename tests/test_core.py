@@ -772,3 +772,12 @@ def test_global_options_after_the_command_say_where_they_go(three_versions, reg)
     assert result.stderr.strip() == "error: --debug goes before the command: `reg --debug promote ...`"
     result = reg(three_versions, "show", "churn", "-C", str(three_versions))
     assert result.stderr.strip() == "error: -C goes before the command: `reg -C PATH show ...`"
+
+
+def test_show_says_how_many_deleted_versions_it_hides(three_versions, reg):
+    # With every version deleted, `reg show churn` used to print an empty table and nothing else.
+    for n in ("1", "2", "3"):
+        assert reg(three_versions, "delete", "churn", n, "--reason", "gone").exit_code == 0
+    result = reg(three_versions, "show", "churn")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == "(3 deleted versions not shown; add --deleted)"
