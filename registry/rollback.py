@@ -178,6 +178,11 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
     cs = operations.promote(state, name, number, stage, reason=reason, action="rollback")
     replaced = holder.version if holder else None
     cs.subject = f"Rolled back {name} {stage}: {_v(replaced)} -> v{number}"
+    if holder is not None and stage not in state.settings.exclusive_stages:
+        # A shared stage keeps its holders: "v2 -> v3" would claim v2 left it.
+        stay = ", ".join(f"v{v.version}" for v in reversed(state.model(name).in_stage(stage)))
+        cs.subject = f"Rolled back {name} {stage}: v{number} added ({stay} stay{'s' if ',' not in stay else ''})"
+        replaced = None
     cs.trailers["Reg-Action"] = "rollback"
     cs.trailers.pop("Reg-Reason", None)
     cs.trailers.update({"Reg-Stage": stage, "Reg-Replaced": str(replaced) if replaced else "", "Reg-Reason": reason})

@@ -484,3 +484,12 @@ def test_shallow_clone_says_so_instead_of_never_changed(promoted, reg, tmp_path)
     result = reg(clone, "history", "churn")
     assert result.exit_code == 0 and "warning: this clone is shallow" in result.stderr
     assert snapshot(clone) == before
+
+
+def test_rollback_to_in_a_shared_stage_does_not_claim_the_others_left(registered, reg):
+    # staging is not exclusive: `--to 3` used to say "v2 -> v3" while v1 and v2 stayed in staging.
+    for n in ("1", "2"):
+        ok(reg(registered, "promote", "churn", n, "staging"))
+    result = ok(reg(registered, "rollback", "churn", "--stage", "staging", "--to", "3"))
+    assert result.stdout.startswith("Rolled back churn staging: v3 added (v2, v1 stay) (commit ")
+    assert stages(registered) == {1: "staging", 2: "staging", 3: "staging"}
