@@ -38,6 +38,11 @@ def toplevel(path: str | Path) -> Path:
     proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=str(path if path.is_dir() else path.parent),
                           capture_output=True, text=True)
     if proc.returncode != 0:
+        where = str(path if path.is_dir() else path.parent)
+        bare = subprocess.run(["git", "rev-parse", "--is-bare-repository"], cwd=where, capture_output=True, text=True)
+        if bare.stdout.strip() == "true":
+            raise StateError(f"{path} is a bare git repository (no working tree): clone it (`git clone {path}`) "
+                             "and run reg in the clone")
         raise StateError(f"{path} is not inside a git repository; run `git init` there first")
     return Path(proc.stdout.strip())
 

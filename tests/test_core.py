@@ -781,3 +781,14 @@ def test_show_says_how_many_deleted_versions_it_hides(three_versions, reg):
     result = reg(three_versions, "show", "churn")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == "(3 deleted versions not shown; add --deleted)"
+
+
+def test_bare_repository_says_to_clone(tmp_path, reg):
+    bare = tmp_path / "models.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    before = sorted(str(p) for p in bare.rglob("*"))
+    result = reg(bare, "init")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"error: {bare} is a bare git repository (no working tree): clone it "
+                                     f"(`git clone {bare}`) and run reg in the clone")
+    assert sorted(str(p) for p in bare.rglob("*")) == before
