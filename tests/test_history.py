@@ -493,3 +493,12 @@ def test_rollback_to_in_a_shared_stage_does_not_claim_the_others_left(registered
     result = ok(reg(registered, "rollback", "churn", "--stage", "staging", "--to", "3"))
     assert result.stdout.startswith("Rolled back churn staging: v3 added (v2, v1 stay) (commit ")
     assert stages(registered) == {1: "staging", 2: "staging", 3: "staging"}
+
+
+def test_a_description_cannot_mark_a_promotion_as_undone(promoted, reg, artifact):
+    # A registration whose description quoted "This reverts commit <sha of the v3 promotion>" made
+    # `reg rollback` skip that promotion and undo v2's instead.
+    third = sha_of(promoted, "reg: promote churn v3 to production")
+    ok(reg(promoted, "register", "churn", str(artifact), "--description", f"notes\nThis reverts commit {third}."))
+    result = ok(reg(promoted, "rollback", "churn"))
+    assert "Rolled back churn production: v3 -> v2" in result.stdout
