@@ -16,7 +16,13 @@ def history(ctx: typer.Context, model: Optional[str] = typer.Argument(None, help
                                                                       "(2026-11-01 or 2026-11-01T12:00, UTC)."),
             as_json: bool = JsonOpt):
     """Every registry event, newest first: when, who, what, which version, stages, reason, commit, tag."""
-    events = _reg(ctx).history(model, stage=stage, since=since)
+    reg = _reg(ctx)
+    events = reg.history(model, stage=stage, since=since)
+    from registry import git
+
+    if git.is_shallow(reg.root):
+        typer.echo(f"warning: {git.SHALLOW_HINT.replace(' and retry', '')}; the events below may be incomplete",
+                   err=True)
     if as_json:
         render._json([e.to_dict() for e in events])
         return

@@ -38,6 +38,11 @@ class RegGroup(TyperGroup):
                            err=True)
                 ctx.exit(1)
             where = exc.ctx.command_path if exc.ctx else "reg"
+            if isinstance(exc, NoSuchOption) and name in ("--debug", "-C", "--repo"):
+                # Global options, as in `git -C`: they go before the command.
+                typer.echo(f"error: {name} goes before the command: `reg {name}{' PATH' if name != '--debug' else ''} "
+                           f"{where.split(' ', 1)[-1]} ...`", err=True)
+                ctx.exit(2)
             typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
             ctx.exit(2)
         except (typer.Exit, typer.Abort):
@@ -133,6 +138,9 @@ def register(ctx: typer.Context, name: str,
         raise UsageError("give the PATH to register, or --from-dvc STAGE (e.g. --from-dvc train)")
 
     metric_values = lineage.flat_metrics(lineage.read_data_file(metrics, "metrics")) if metrics else None
+    if metrics and not metric_values:  # DVC-style: text values are skipped, but not every value silently
+        raise UsageError(f"metrics file {metrics} holds no numbers; write metrics as name: number "
+                         "(e.g. {\"roc_auc\": 0.84})")
     with show_progress(quiet):
         applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
                                tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push)
@@ -157,17 +165,28 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
          as_json: bool = JsonOpt):
     """A model's versions (`reg show churn`) or one version whole (`reg show churn/7`)."""
     reg = _reg(ctx)
-    state = reg.state_at(at, rev) if (at or rev) else reg.state()
+    past = at is not None or rev is not None  # an empty --at is an error, not "now"
+    state = reg.state_at(at, rev) if past else reg.state()
     bare = ref.removeprefix("models:/")
     if "/" not in bare and "@" not in bare:
-        m = state.model(bare)
+        m = _then(state.model, bare, state, at or rev) if past else state.model(bare)
         render.versions(state, m, deleted, as_json)
-    elif at or rev:
+    elif past:
         from . import history
 
-        history.show_at(reg, state, ref, state.resolve(ref), as_json)
+        history.show_at(reg, state, ref, _then(state.resolve, ref, state, at or rev), as_json)
     else:
         render.version(state.resolve(ref), as_json)
+
+
+def _then(lookup, ref, state, when):
+    """A lookup in the registry of the past: "no version of churn is in production" means then, not now."""
+    from registry.errors import NotFound
+
+    try:
+        return lookup(ref)
+    except NotFound as exc:
+        raise NotFound(f"{exc} (as of commit {state.rev[:8]}, {when})") from None
 
 
 @app.command()

@@ -30,7 +30,10 @@ def applied(result, as_json: bool, headline: str) -> None:
     if as_json:
         v = result.result
         body = v.to_dict() if hasattr(v, "to_dict") else {}
-        _json({**body, "commit": result.commit, "tags": result.tags, "pushed": result.pushed,
+        if not body and hasattr(v, "owners"):  # a model card (`reg annotate churn`)
+            body = {"name": v.name, "description": v.description, "owners": v.owners, "tags": v.tags}
+        # `tags` is the version's (or model's) own key: value tags; the git tags made go under `git_tags`.
+        _json({**body, "commit": result.commit, "git_tags": result.tags, "pushed": result.pushed,
                "warnings": list(getattr(result, "warnings", []))})
         return
     extra = f", tag {', '.join(result.tags)}" if result.tags else ""
@@ -55,17 +58,25 @@ def _summary(state, m) -> dict:
 
 
 def models(state, items, as_json: bool) -> None:
+    items = list(items)
     rows = [_summary(state, m) for m in items]
     if as_json:
         _json(rows)
+        return
+    if not rows and not (state.root / "models/registry.yaml").is_file():
+        typer.echo("This repository is not a registry yet; run `reg init`, then `reg register NAME PATH`.")
         return
     if not rows:
         typer.echo("No models registered yet; add one with `reg register NAME PATH`.")
         return
     stage_cols = [s for s in state.settings.stages[1:-1]]
+
+    def held(m, stage) -> str:  # every version in a shared stage, newest (the one `churn/staging` names) first
+        return ", ".join(f"v{v.version}" for v in reversed(m.in_stage(stage))) or "-"
+
     _table(None, ["model", "latest", "versions", *stage_cols, "aliases"],
-           [[r["name"], _v(r["latest"]), str(r["versions"]), *[_v(r[s]) for s in stage_cols],
-             ", ".join(f"@{a}=v{n}" for a, n in sorted(r["aliases"].items()))] for r in rows])
+           [[r["name"], _v(r["latest"]), str(r["versions"]), *[held(m, s) for s in stage_cols],
+             ", ".join(f"@{a}=v{n}" for a, n in sorted(r["aliases"].items()))] for m, r in zip(items, rows)])
 
 
 def _v(n) -> str:
@@ -90,6 +101,9 @@ def versions(state, m, include_deleted: bool, as_json: bool) -> None:
                      *[_num(v.metrics.get(k)) for k in names], v.created_at, v.created_by])
     _table(m.name + (f": {m.card.description}" if m.card and m.card.description else ""),
            ["version", "stage", "aliases", *names, "created at", "created by"], rows)
+    hidden = sum(v.deleted for v in m.versions.values()) if not include_deleted else 0
+    if hidden:
+        typer.echo(f"({hidden} deleted version{'s' if hidden > 1 else ''} not shown; add --deleted)")
 
 
 def _num(x) -> str:

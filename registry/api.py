@@ -5,7 +5,7 @@ from pathlib import Path
 
 from . import git, operations, refs, settings as settings_mod
 from .changes import Applied, ChangeSet, apply
-from .errors import UsageError
+from .errors import StateError, UsageError
 from .manifest import ModelVersion
 from .state import ModelState, RegistryState, read_state
 
@@ -162,16 +162,24 @@ class Registry:
         before it) or at a revision. `state.rev` is the commit read."""
         from . import history
 
+        if when is not None and rev is not None:
+            raise UsageError("give either --at TIME or --rev REV, not both")
         if when is not None:
             t = history.parse_time(when, "--at time") if isinstance(when, str) else when
             commit = history.commit_at(self.root, t)
             if commit is None or not git.ok(["cat-file", "-e", f"{commit}:models/registry.yaml"], self.root):
+                if git.is_shallow(self.root):
+                    raise StateError(f"no registry commit at or before {t.strftime('%Y-%m-%dT%H:%M:%SZ')} here, "
+                                     f"but {git.SHALLOW_HINT}")
                 raise UsageError(f"the registry did not exist yet at {t.strftime('%Y-%m-%dT%H:%M:%SZ')}; "
                                  "give a later time (see `reg history`)")
         else:
             commit = git.run(["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], self.root, check=False).strip()
             if not commit:
                 raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
+            if not git.ok(["cat-file", "-e", f"{commit}:models/registry.yaml"], self.root):
+                raise UsageError(f"the registry did not exist yet at {rev} ({commit[:8]}); give a later revision "
+                                 "(see `reg history`)")
         return read_state(self.root, commit)
 
     def placed_by(self, v: ModelVersion, *, stage: str | None = None, alias: str | None = None,

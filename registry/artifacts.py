@@ -110,6 +110,10 @@ def copy_in(src: Path, dest: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     if src.is_dir():
         shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".git", ".dvc", "__pycache__"))
+        if not any(p.is_file() for p in tmp.rglob("*")):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise UsageError(f"artifact folder {src} holds no model files (only .git, .dvc, __pycache__ or "
+                             "empty folders); give the folder that holds the model files")
     else:
         tmp.mkdir(parents=True)
         shutil.copy2(src, tmp / src.name)

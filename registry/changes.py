@@ -49,7 +49,9 @@ class ChangeSet:
         if self.body.strip():
             parts.append(self.body.strip())
         if self.trailers:
-            parts.append("\n".join(f"{k}: {v}" for k, v in self.trailers.items() if v not in (None, "")))
+            # One line each: a newline in a reason would end the trailer and start forged ones.
+            parts.append("\n".join(f"{k}: {' '.join(str(v).split())}" for k, v in self.trailers.items()
+                                   if v not in (None, "")))
         return "\n\n".join(parts) + "\n"
 
 
@@ -153,7 +155,14 @@ def _commit(root: Path, cs: ChangeSet) -> str:
                 input="\0".join(cs.paths) + "\0")
         tree = git.run(["write-tree"], root, env=env).strip()
         args = ["commit-tree", tree, "-F", "-"] + (["-p", parent] if parent else [])
-        committed = git.run(args, root, input=cs.message()).strip()
+        try:
+            committed = git.run(args, root, input=cs.message()).strip()
+        except GitError as exc:
+            if "who you are" in str(exc) or "auto-detect" in str(exc) or "empty ident" in str(exc):
+                raise StateError("git does not know who you are, and every registry change records it: run "
+                                 "`git config user.name \"Your Name\"` and `git config user.email you@example.com`"
+                                 ) from None
+            raise
         git.run(["update-ref", "-m", cs.subject, "HEAD", committed, parent or ""], root)
         # The real index now lags HEAD for exactly these paths; bring just them up to date.
         git.run(["update-index", "--add", "--remove", "-z", "--stdin"], root, input="\0".join(cs.paths) + "\0")
@@ -222,6 +231,8 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         preflight(root, list(scope))
         state = read_state(root)
         want_push = state.settings.push if push is None else push
+        if want_push:
+            _check_push_target(root, state.settings.git_remote)
         cs = _build(root, build, state, scope)
         commit = _commit_or_cleanup(root, cs)
         if not want_push:
@@ -263,6 +274,15 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
             commit = _commit_or_cleanup(root, cs)
         raise StateError(f"push to {remote} was rejected {PUSH_ATTEMPTS} times; the change is committed locally "
                          f"as {commit[:12]}: pull and push it yourself")
+
+
+def _check_push_target(root: Path, remote: str) -> None:
+    """Refuse before committing what could only fail after: a push with nowhere to go."""
+    if not git.ok(["remote", "get-url", remote], root):
+        raise StateError(f"there is no git remote {remote!r} to push to: add it (`git remote add {remote} URL`), "
+                         "set git_remote in models/registry.yaml, or pass --no-push")
+    if not git.current_branch(root):
+        raise StateError("HEAD is detached, so there is no branch to push: check out a branch, or pass --no-push")
 
 
 def _refused_by_server(root: Path, cs: ChangeSet, commit: str, output: str) -> None:

@@ -38,6 +38,11 @@ def toplevel(path: str | Path) -> Path:
     proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=str(path if path.is_dir() else path.parent),
                           capture_output=True, text=True)
     if proc.returncode != 0:
+        where = str(path if path.is_dir() else path.parent)
+        bare = subprocess.run(["git", "rev-parse", "--is-bare-repository"], cwd=where, capture_output=True, text=True)
+        if bare.stdout.strip() == "true":
+            raise StateError(f"{path} is a bare git repository (no working tree): clone it (`git clone {path}`) "
+                             "and run reg in the clone")
         raise StateError(f"{path} is not inside a git repository; run `git init` there first")
     return Path(proc.stdout.strip())
 
@@ -56,6 +61,14 @@ def head(root: Path) -> str | None:
     proc = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=str(root),
                           capture_output=True, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def is_shallow(root: Path) -> bool:
+    """A shallow clone (CI checks out with depth 1) lacks the older commits history is derived from."""
+    return (git_dir(root) / "shallow").is_file()
+
+
+SHALLOW_HINT = "this clone is shallow, so older registry commits are missing: run `git fetch --unshallow` and retry"
 
 
 def current_branch(root: Path) -> str | None:

@@ -77,15 +77,16 @@ class Commit:
     def trailers(self) -> dict[str, str]:
         if "Reg-" not in self.message:
             return {}
-        return {k: v.strip() for k, v in _TRAILER_RE.findall(self.message)}
+        # Trailers are the last paragraph only: "Reg-Action: delete" inside a reason or description is text.
+        last = self.message.strip().rsplit("\n\n", 1)[-1]
+        return {k: v.strip() for k, v in _TRAILER_RE.findall(last)}
 
     @cached_property
     def reverts(self) -> list[str]:
         """Commits this one undoes: `git revert`'s line, or the trailer of `reg rollback`."""
-        found = _REVERTS_RE.findall(self.message) if "This reverts commit" in self.message else []
-        if self.trailers.get("Reg-Reverts"):
-            found.append(self.trailers["Reg-Reverts"])
-        return found
+        if self.trailers.get("Reg-Action"):  # reg's own commits say it in a trailer; their body is user text
+            return [self.trailers["Reg-Reverts"]] if self.trailers.get("Reg-Reverts") else []
+        return _REVERTS_RE.findall(self.message) if "This reverts commit" in self.message else []
 
     @property
     def reason(self) -> str | None:

@@ -1,6 +1,7 @@
 """`reg init`: make a git repository a registry (DVC, a remote, models/registry.yaml) in one commit."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from . import artifacts, git, yamlio
@@ -18,6 +19,11 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
         raise UsageError("--endpoint-url needs --remote s3://bucket/prefix")
     if remote_url is not None and not remote_url.strip():
         raise UsageError("--remote is empty: give a local path or s3://bucket/prefix")
+    _check_remote(remote_url, endpoint_url)
+
+    from .operations import check_not_ignored
+
+    check_not_ignored(Path(root), SETTINGS_PATH)
 
     def build(state) -> ChangeSet:
         # DVC's own files may be new and uncommitted (a `dvc init` never committed): they join the commit.
@@ -40,9 +46,15 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
                     i += 1
                     name = f"{artifacts.DEFAULT_REMOTE_NAME}{i}"
             if "://" not in url:
-                Path(url).mkdir(parents=True, exist_ok=True)
-            artifacts.add_remote(root, url, name=name, endpoint_url=endpoint_url, access_key_id=access_key_id,
-                                 secret_access_key=secret_access_key, make_default=default is None)
+                try:
+                    Path(url).mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise UsageError(f"cannot create the --remote folder {url}: {exc.strerror}; "
+                                     "give a folder you can write to") from None
+            s3 = url.startswith("s3://")
+            artifacts.add_remote(root, url, name=name, endpoint_url=endpoint_url,
+                                 access_key_id=access_key_id if s3 else None,
+                                 secret_access_key=secret_access_key if s3 else None, make_default=default is None)
         elif name is None or name not in configured:
             if default:
                 name = default  # a repository that already uses DVC keeps its remote
@@ -62,12 +74,59 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
         cs.result = name
         return cs
 
+    saved = _save_dvc_files(root)
     try:
         return apply(root, build, push=False)
     except UsageError as exc:
         if str(exc) == "nothing to change":
             return None
+        _restore_dvc_files(root, saved)
         raise
+    except BaseException:
+        _restore_dvc_files(root, saved)
+        raise
+
+
+def _check_remote(url: str | None, endpoint_url: str | None) -> None:
+    """What DVC would only refuse after `dvc init` and half a config edit, refused first, in reg's words."""
+    if url is None:
+        return
+    scheme, sep, rest = url.partition("://")
+    # Credentials may come from REG_ACCESS_KEY_ID/REG_SECRET_ACCESS_KEY in the environment, so a local
+    # remote ignores them (build() passes them only to s3://); an --endpoint-url is always the user's.
+    if endpoint_url and scheme != "s3":
+        raise UsageError(f"--endpoint-url applies only to an s3:// remote, not {url!r}")
+    if sep and scheme == "s3" and not rest.split("/")[0]:
+        raise UsageError(f"--remote {url!r} names no bucket: write s3://bucket/prefix")
+    if not sep and Path(url).expanduser().exists() and not Path(url).expanduser().is_dir():
+        raise UsageError(f"--remote {url} is a file: give a folder (created if missing) or s3://bucket/prefix")
+
+
+def _save_dvc_files(root: Path) -> dict:
+    saved = {rel: (root / rel).read_text() if (root / rel).is_file() else None
+             for rel in DVC_FILES + [".dvc/config.local"]}
+    return {**saved, "dir": (root / ".dvc").exists(), "models": (root / "models").exists()}
+
+
+def _restore_dvc_files(root: Path, saved: dict) -> None:
+    """A failed init leaves DVC's files as they were: `dvc init` stages what it creates, so unstage it too."""
+    files = {rel: text for rel, text in saved.items() if rel not in ("dir", "models")}
+    created = [rel for rel, text in files.items() if text is None]  # gone from disk maybe, still staged
+    if created:
+        git.run(["rm", "-q", "-f", "--cached", "--ignore-unmatch", "--", *created], root, check=False)
+    for rel, text in files.items():
+        path = root / rel
+        if text is None:
+            path.unlink(missing_ok=True)
+        elif not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+    if not saved["models"]:
+        with contextlib.suppress(OSError):
+            (root / "models").rmdir()  # only if empty
+    if not saved["dir"]:
+        import shutil
+
+        shutil.rmtree(root / ".dvc", ignore_errors=True)
 
 
 def _tracked_at_head(root: Path) -> set[str]:

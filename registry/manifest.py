@@ -80,6 +80,11 @@ def version_from_dict(data: dict, where: str) -> ModelVersion:
     tags = data.get("tags") or {}
     if not isinstance(aliases, list) or not isinstance(tags, dict):
         raise CorruptState(f"{where}: 'aliases' must be a list and 'tags' a mapping")
+    for name, kind, word in (("metrics", dict, "a mapping"), ("artifact", dict, "a mapping"),
+                             ("lineage", dict, "a mapping"), ("validations", list, "a list"),
+                             ("overrides", list, "a list")):
+        if data.get(name) and not isinstance(data[name], kind):
+            raise CorruptState(f"{where}: '{name}' must be {word}: fix or restore it (git checkout -- {where})")
     return ModelVersion(
         model=str(model), version=version,
         stage=str(data.get("stage") or "none").lower(),

@@ -97,6 +97,37 @@ def _trailers(action: str, model: str, version: int | None, **extra) -> dict[str
     return t
 
 
+def check_not_ignored(root: Path, rel: str) -> None:
+    """The registry's files must not be git-ignored (many ML repositories ignore models/): DVC refuses to
+    track under an ignored path, and an ignored manifest would be left out of clones."""
+    out = git.run(["check-ignore", "-v", "--no-index", "--", rel], root, check=False).strip()
+    if out:
+        source, _, _ = out.partition("\t")
+        raise StateError(f"{rel} is ignored by git ({source}); the registry lives under models/: "
+                         "remove that rule or add `!/models/` after it, then retry")
+
+
+def _check_number_is_free(root: Path, name: str, number: int, version_dir: str) -> None:
+    """A number whose manifest is gone but whose tag or files remain (a `git revert` of a registration)
+    is still taken: say so before copying and pushing anything, instead of failing on the tag after."""
+    if git.ok(["rev-parse", "-q", "--verify", f"refs/tags/{name}@v{number}"], root):
+        gone = git.run(["log", "-1", "--format=%h", "--diff-filter=D", "--", f"{version_dir}/manifest.yaml"],
+                       root, check=False).strip()
+        how = (f"bring it back with `git revert {gone}`, then `reg delete {name} {number} --reason ...`"
+               if gone else f"delete the stray tag {name}@v{number} if you made it by hand")
+        raise StateError(f"{name} v{number} was registered before (tag {name}@v{number}) but its manifest is gone, "
+                         f"and version numbers are never reused: {how}; then register again")
+    if (root / version_dir).exists() and any((root / version_dir).iterdir()):
+        raise StateError(f"{version_dir}/ holds files left from an earlier version {number} whose manifest is gone; "
+                         f"remove them (rm -r {version_dir}) and register again")
+
+
+def _one_line(reason: str | None) -> str | None:
+    """A reason goes into the commit body and a trailer: a line of it that reads `Reg-Forced: ...` or
+    `Reg-Action: ...` would be taken for one by whatever reads the commit, so it is kept to one line."""
+    return " ".join(reason.split()) if reason else reason
+
+
 def _live_version(state: RegistryState, name: str, number: int, doing: str) -> ModelVersion:
     v = state.version(name, number)
     if v.deleted:
@@ -111,6 +142,8 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
              alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
              dvc_stage: str | None = None, extra_lineage: dict | None = None) -> ChangeSet:
     refs.check_name(name)
+    refs.check_metrics(metrics)  # before the artifact is copied in: a bad one must leave no folder behind
+    refs.check_tags(tags)
     root = state.root
     if alias:
         refs.check_alias(alias, state.settings.stages)
@@ -128,6 +161,8 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
     model = state.model(name) if state.has_model(name) else ModelState(name, None, {})
     number = model.next_version()
     version_dir = f"models/{name}/{number}"
+    _check_number_is_free(root, name, number, version_dir)
+    check_not_ignored(root, f"{version_dir}/model.dvc")
     cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=[version_dir])
     try:
         artifacts.copy_in(path, root / version_dir / "model")
@@ -180,6 +215,7 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
 def promote(state: RegistryState, name: str, number: int, stage: str, *, reason: str | None = None,
             keep_existing: bool = False, action: str = "promote", force: bool = False) -> ChangeSet:
     s = state.settings
+    reason = _one_line(reason)
     stage = refs.normalize_stage(stage, s.stages)
     model = state.model(name)
     v = _live_version(state, name, number, f"moved to {stage}")
@@ -266,6 +302,7 @@ def annotate(state: RegistryState, ref: str, *, description: str | None = None, 
              untag: list[str] | None = None) -> ChangeSet:
     if description is None and not tags and not untag:
         raise UsageError("nothing to annotate: give --description, --tag key=value or --untag key")
+    refs.check_tags(tags)
     parsed = refs.parse_ref(ref, state.settings.stages)
     model = state.model(parsed.model)
     if parsed.kind == "latest" and "/" not in ref.removeprefix(refs.MLFLOW_PREFIX):
@@ -307,7 +344,9 @@ def _annotate_model(state, model: ModelState, description, tags, untag) -> Chang
         raise UsageError(f"model {model.name} already has that description and those tags; nothing to change")
     cs = ChangeSet(subject=f"reg: annotate {model.name}", trailers=_trailers("annotate", model.name, None))
     cs.writes[rel] = new_text
-    cs.result = model.card
+    from .manifest import card_from_dict
+
+    cs.result = card_from_dict(model.name, yamlio.parse(new_text, rel), rel)  # the card as it now is
     return cs
 
 
@@ -316,6 +355,7 @@ def _annotate_model(state, model: ModelState, description, tags, untag) -> Chang
 def delete(state: RegistryState, name: str, number: int, *, reason: str, force: bool = False) -> ChangeSet:
     if not reason or not reason.strip():
         raise UsageError("a deletion needs a reason: pass --reason TEXT")
+    reason = _one_line(reason)
     model = state.model(name)
     v = state.version(name, number)
     if v.deleted:

@@ -72,6 +72,34 @@ def parse_tag_pairs(pairs: list[str] | None) -> dict[str, str]:
     return tags
 
 
+def check_tags(tags) -> dict:
+    """Tags from Python callers: a mapping of non-empty text keys to plain values, as `--tag k=v` gives."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise UsageError(f"tags must be a mapping such as {{'team': 'growth'}}, not {type(tags).__name__}")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key.strip():
+            raise UsageError(f"invalid tag key {key!r}: use a non-empty text key")
+        if not isinstance(value, (str, int, float, bool)):
+            raise UsageError(f"invalid tag {key!r}: its value must be text or a number, not {type(value).__name__}")
+    return tags
+
+
+def check_metrics(metrics) -> dict:
+    """Metrics from Python callers: a mapping of names to numbers, as the CLI reads from a metrics file."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, dict):
+        raise UsageError(f"metrics must be a mapping such as {{'roc_auc': 0.84}}, not {type(metrics).__name__}")
+    for key, value in metrics.items():
+        if not isinstance(key, str) or not key.strip():
+            raise UsageError(f"invalid metric name {key!r}: use a non-empty text name")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"invalid metric {key!r}: its value must be a number, not {value!r}")
+    return metrics
+
+
 @dataclass(frozen=True)
 class Ref:
     model: str

@@ -77,18 +77,29 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
              to: int | None = None) -> ChangeSet:
     s = state.settings
     stage = refs.normalize_stage(stage, s.stages)
+    if stage in (s.initial_stage, s.archive_stage):
+        # Every promotion leaves `none` and every archive enters `archived`: "the last change" of these
+        # is some other stage's change, so the revert (and its message) would be about the wrong stage.
+        held = ", ".join(x for x in s.stages if x not in (s.initial_stage, s.archive_stage))
+        raise UsageError(f"cannot roll back {stage!r}: roll back a stage a version is promoted to ({held}), "
+                         f"e.g. `reg rollback {name} --stage production`")
     model = state.model(name)
     holder = model.stage_holder(stage)
-    reason = (reason or "").strip() or history.NO_REASON
+    reason = operations._one_line(reason or "").strip() or history.NO_REASON
     if to is not None:
         return _rollback_to(state, name, stage, to, reason, holder)
     target, seen = find_target(state.root, name, stage, s.archive_stage)
     if target is None:
+        if git.is_shallow(state.root):
+            raise StateError(f"found no change of {name} {stage} to roll back, but {git.SHALLOW_HINT}")
         if seen:
             raise UsageError(f"every change of {name} {stage} is already rolled back; put a version back with "
                              f"`reg rollback {name} --stage {stage} --to N`")
         raise UsageError(f"{name} {stage} has never changed, so there is nothing to roll back; "
                          f"see `reg history {name}`")
+    if not target.parents and git.is_shallow(state.root):
+        # The commit's parent was not fetched: its manifests would read as new, and the revert as "to none".
+        raise StateError(f"cannot roll back {target.sha[:8]} ({target.subject}): {git.SHALLOW_HINT}")
     blobs = history.Blobs(state.root)
     changes = [ch for ch in history.changes_of(state.root, target, name) if history._MANIFEST_RE.fullmatch(ch.path)
                and ch.path.startswith(f"models/{name}/")]
@@ -167,6 +178,11 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
     cs = operations.promote(state, name, number, stage, reason=reason, action="rollback")
     replaced = holder.version if holder else None
     cs.subject = f"Rolled back {name} {stage}: {_v(replaced)} -> v{number}"
+    if holder is not None and stage not in state.settings.exclusive_stages:
+        # A shared stage keeps its holders: "v2 -> v3" would claim v2 left it.
+        stay = ", ".join(f"v{v.version}" for v in reversed(state.model(name).in_stage(stage)))
+        cs.subject = f"Rolled back {name} {stage}: v{number} added ({stay} stay{'s' if ',' not in stay else ''})"
+        replaced = None
     cs.trailers["Reg-Action"] = "rollback"
     cs.trailers.pop("Reg-Reason", None)
     cs.trailers.update({"Reg-Stage": stage, "Reg-Replaced": str(replaced) if replaced else "", "Reg-Reason": reason})

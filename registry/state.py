@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import git, refs, settings as settings_mod, yamlio
-from .errors import NotFound
+from .errors import NotFound, RegistryError
 from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, version_from_dict
 from .refs import Ref
 from .settings import Settings
@@ -235,7 +236,10 @@ class RegistryState:
         refs.check_name(name)
         found = self._get(name)
         if found is None:
-            known = self.model_names()
+            try:  # folders under models/ that hold no model are not named
+                known = [m.name for m in self.models()]
+            except RegistryError:
+                known = self.model_names()
             hint = f"; registered models: {', '.join(known)}" if known else "; register one with `reg register`"
             raise NotFound(f"unknown model {name!r}{hint}")
         return found
@@ -275,6 +279,8 @@ class RegistryState:
         if v is None:
             known = m.aliases()
             hint = f"; its aliases: {', '.join(sorted(known))}" if known else ""
+            if re.fullmatch(r"v\d+", str(r.value)):  # GTO's form; here churn@v7 is only the registration tag
+                hint = f"; for version {str(r.value)[1:]} write {r.model}/{str(r.value)[1:]}"
             raise NotFound(f"{r.model} has no alias {r.value!r}{hint}")
         return v
 

@@ -550,3 +550,245 @@ def test_mutations_refuse_an_untracked_file_where_they_would_write(three_version
     assert result.exit_code == 1
     assert "models/churn/staging.dvc has uncommitted changes" in result.stderr
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("field,value", [("metrics", "5"), ("artifact", "[a]"), ("lineage", "x")])
+def test_manifest_field_of_the_wrong_type_is_named(three_versions, reg, field, value):
+    # A hand edit such as `metrics: 5` used to surface as "unexpected TypeError" from `reg show`.
+    path = three_versions / "models/churn/2/manifest.yaml"
+    data = yaml.safe_load(path.read_text())
+    data[field] = yaml.safe_load(value)
+    path.write_text(yaml.safe_dump(data))
+    git(three_versions, "commit", "-qam", "hand edit")
+    before = snapshot(three_versions)
+    for args in (("show", "churn"), ("list",), ("promote", "churn", "1", "staging")):
+        result = reg(three_versions, *args)
+        assert result.exit_code == 1, result.output
+        assert f"models/churn/2/manifest.yaml: '{field}' must be a" in result.stderr
+        assert "unexpected" not in result.stderr
+    assert snapshot(three_versions) == before
+
+
+@pytest.mark.parametrize("args, says", [
+    # Each used to leave `dvc init`'s files staged (or .dvc/config half edited) after failing.
+    (["--remote", "foo://bar"], "error: could not configure DVC remote 'reg'"),
+    (["--remote", "LOCAL", "--endpoint-url", "http://127.0.0.1:9"], "error: --endpoint-url applies only to an s3://"),
+    (["--remote", "s3://"], "error: --remote 's3://' names no bucket"),
+    (["--remote", "FILE"], "is a file: give a folder"),  # was "unexpected FileExistsError"
+])
+def test_init_bad_remote_leaves_the_repository_as_it_was(repo, reg, tmp_path, args, says):
+    (tmp_path / "afile").write_text("x")
+    args = [str(tmp_path / "store") if a == "LOCAL" else str(tmp_path / "afile") if a == "FILE" else a for a in args]
+    before = snapshot(repo)
+    result = reg(repo, "init", *args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+    assert snapshot(repo) == before
+    assert not (repo / ".dvc").exists() and not (repo / ".dvcignore").exists()
+
+
+def test_init_bad_remote_in_a_registry_keeps_dvc_config(registry, reg):
+    config = (registry / ".dvc/config").read_text()
+    before = snapshot(registry)
+    result = reg(registry, "init", "--remote", "foo://bar")
+    assert result.exit_code == 1, result.output
+    assert snapshot(registry) == before
+    assert (registry / ".dvc/config").read_text() == config
+
+
+def test_init_local_remote_ignores_s3_credentials_from_the_environment(repo, reg, tmp_path, monkeypatch):
+    monkeypatch.setenv("REG_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    result = reg(repo, "init", "--remote", str(tmp_path / "store"))
+    assert result.exit_code == 0, result.output
+    assert not (repo / ".dvc/config.local").exists()
+
+
+@pytest.mark.parametrize("call, says", [
+    # metrics=[...] used to raise TypeError after copying the artifact in, leaving models/churn/2/ behind;
+    # a text metric or a nested tag value used to be committed as is.
+    (lambda r, a: r.register("churn", a, metrics=[1]), "metrics must be a mapping"),
+    (lambda r, a: r.register("churn", a, metrics={"roc_auc": "high"}), "invalid metric 'roc_auc'"),
+    (lambda r, a: r.register("churn", a, tags={"team": {"a": 1}}), "invalid tag 'team'"),
+    (lambda r, a: r.annotate("churn/1", tags="team=growth"), "tags must be a mapping"),
+    (lambda r, a: r.annotate("churn", tags={"": "x"}), "invalid tag key ''"),
+])
+def test_python_api_bad_metrics_and_tags_change_nothing(registry, artifact, call, says):
+    from registry import RegistryError
+
+    r = Registry(registry)
+    r.register("churn", artifact)
+    before = snapshot(registry)
+    with pytest.raises(RegistryError, match=says):
+        call(r, artifact)
+    assert snapshot(registry) == before
+    assert not (registry / "models/churn/2").exists()
+
+
+@pytest.mark.parametrize("text", ['{"roc_auc": "high"}', "{}"])
+def test_metrics_file_without_numbers_is_refused(registry, reg, artifact, tmp_path, text):
+    # Used to register a version with `metrics: {}` and say nothing.
+    path = tmp_path / "metrics.json"
+    path.write_text(text)
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(artifact), "--metrics", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (f"error: metrics file {path} holds no numbers; write metrics as name: number "
+                                     '(e.g. {"roc_auc": 0.84})')
+    assert snapshot(registry) == before
+
+
+def test_list_outside_a_registry_says_to_init(repo, reg):
+    # Used to suggest `reg register`, which then refused with "not a registry yet".
+    result = reg(repo, "list")
+    assert result.exit_code == 0, result.output
+    assert "not a registry yet; run `reg init`" in result.stdout
+
+
+def test_push_without_a_remote_or_branch_changes_nothing(three_versions, reg, tmp_path):
+    # Used to commit, then fail with git's last line "(and the repository exists.)" and exit 1.
+    before = snapshot(three_versions)
+    result = reg(three_versions, "promote", "churn", "1", "staging", "--push")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == ("error: there is no git remote 'origin' to push to: add it (`git remote add "
+                                     "origin URL`), set git_remote in models/registry.yaml, or pass --no-push")
+    assert snapshot(three_versions) == before
+
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "origin.git"))
+    git(three_versions, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(three_versions, "checkout", "-q", "--detach")
+    before = snapshot(three_versions)
+    result = reg(three_versions, "promote", "churn", "1", "staging", "--push")
+    assert result.exit_code == 1, result.output
+    assert "HEAD is detached, so there is no branch to push" in result.stderr
+    assert snapshot(three_versions) == before
+
+
+def test_list_shows_every_version_in_a_shared_stage(three_versions, reg):
+    # staging is not exclusive: `reg list` used to show only v2 while v1 was in staging too.
+    for n in ("1", "2"):
+        assert reg(three_versions, "promote", "churn", n, "staging").exit_code == 0
+    row = next(ln for ln in reg(three_versions, "list").stdout.splitlines() if ln.startswith("churn"))
+    assert row.split()[3:5] == ["v2,", "v1"]
+    # JSON keeps naming the version `churn/staging` resolves to.
+    assert json.loads(reg(three_versions, "list", "--json").stdout)[0]["staging"] == 2
+
+
+def test_register_refuses_leftover_files_where_the_next_version_goes(three_versions, reg, artifact):
+    # Files git ignores (a model/ working copy) at models/churn/4/ used to end in "unexpected OSError".
+    stray = three_versions / "models/churn/4/model"
+    stray.mkdir(parents=True)
+    (stray / "weights.bin").write_text("old")
+    (three_versions / ".git/info/exclude").write_text("models/churn/4/\n")
+    before = snapshot(three_versions)
+    result = reg(three_versions, "register", "churn", str(artifact))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == ("error: models/churn/4/ holds files left from an earlier version 4 whose "
+                                     "manifest is gone; remove them (rm -r models/churn/4) and register again")
+    assert snapshot(three_versions) == before and (stray / "weights.bin").read_text() == "old"
+
+
+def test_mutation_json_keeps_the_versions_own_tags(three_versions, reg):
+    # The git tags made used to overwrite the manifest's `tags` in every mutation's --json output,
+    # and `reg annotate MODEL` printed the card as it was before the change (nothing, in JSON).
+    out = json.loads(reg(three_versions, "annotate", "churn/2", "--tag", "team=growth", "--json").stdout)
+    assert out["tags"] == {"team": "growth"} and out["git_tags"] == [] and len(out["commit"]) == 40
+    out = json.loads(reg(three_versions, "promote", "churn", "2", "production", "--json").stdout)
+    assert out["tags"] == {"team": "growth"} and out["git_tags"] == ["churn#production#1"]
+    out = json.loads(reg(three_versions, "annotate", "churn", "--description", "Churn", "--tag", "k=v",
+                         "--json").stdout)
+    assert out["description"] == "Churn" and out["tags"] == {"k": "v"}
+    assert Registry(three_versions).annotate("churn", description="Again").result.description == "Again"
+
+
+def test_gto_style_version_ref_says_how_to_write_it(three_versions, reg):
+    result = reg(three_versions, "show", "churn@v2")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: churn has no alias 'v2'; for version 2 write churn/2"
+
+
+def test_unknown_model_hint_names_only_models(three_versions, reg):
+    # A plain folder under models/ used to be offered: "unknown model 'old'; registered models: churn, old".
+    (three_versions / "models/old").mkdir()
+    (three_versions / "models/old/weights.pt").write_text("x")
+    result = reg(three_versions, "show", "old")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: unknown model 'old'; registered models: churn"
+
+
+def test_no_git_identity_is_one_line_and_init_leaves_nothing_staged(repo, reg, tmp_path, monkeypatch):
+    # Used to fail in `git commit-tree` with git's own words, leaving dvc init's files staged ("AD").
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    git(repo, "config", "user.useConfigOnly", "true")
+    before = snapshot(repo)
+    result = reg(repo, "init", "--remote", str(tmp_path / "store"))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "error: git does not know who you are, and every registry change records it: run "
+        '`git config user.name "Your Name"` and `git config user.email you@example.com`')
+    assert snapshot(repo) == before
+    assert not (repo / ".dvc").exists() and not (repo / "models").exists()
+
+
+def test_folder_with_only_ignored_content_is_an_empty_artifact(registry, reg, tmp_path):
+    # Used to register a version with `files: 0`: .git, .dvc and __pycache__ are never copied in.
+    src = tmp_path / "out"
+    (src / "__pycache__").mkdir(parents=True)
+    (src / "__pycache__/train.cpython-311.pyc").write_bytes(b"\x00")
+    (src / ".git").mkdir()
+    (src / ".git/HEAD").write_text("ref: refs/heads/main\n")
+    before = snapshot(registry)
+    result = reg(registry, "register", "churn", str(src))
+    assert result.exit_code == 1, result.output
+    assert f"error: artifact folder {src} holds no model files" in result.stderr
+    assert snapshot(registry) == before and not (registry / "models/churn").exists()
+
+
+def test_git_ignored_models_folder_is_named(repo, reg, storage, artifact):
+    # Many ML repositories ignore models/: DVC then refused with "could not push remote ... check the
+    # remote URL, credentials", and init committed an ignored registry.yaml.
+    (repo / ".gitignore").write_text("models/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore models")
+    before = snapshot(repo)
+    result = reg(repo, "init", "--remote", str(storage))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == ("error: models/registry.yaml is ignored by git (.gitignore:1:models/); the "
+                                     "registry lives under models/: remove that rule or add `!/models/` after it, "
+                                     "then retry")
+    assert snapshot(repo) == before
+    (repo / ".gitignore").write_text("models/\n!/models/\n")
+    git(repo, "commit", "-qam", "but not the registry")
+    assert reg(repo, "init", "--remote", str(storage)).exit_code == 0
+    assert reg(repo, "register", "churn", str(artifact)).exit_code == 0
+
+
+def test_global_options_after_the_command_say_where_they_go(three_versions, reg):
+    # `reg promote churn 9 staging --debug` used to answer only "No such option: --debug".
+    result = reg(three_versions, "promote", "churn", "9", "staging", "--debug")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --debug goes before the command: `reg --debug promote ...`"
+    result = reg(three_versions, "show", "churn", "-C", str(three_versions))
+    assert result.stderr.strip() == "error: -C goes before the command: `reg -C PATH show ...`"
+
+
+def test_show_says_how_many_deleted_versions_it_hides(three_versions, reg):
+    # With every version deleted, `reg show churn` used to print an empty table and nothing else.
+    for n in ("1", "2", "3"):
+        assert reg(three_versions, "delete", "churn", n, "--reason", "gone").exit_code == 0
+    result = reg(three_versions, "show", "churn")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == "(3 deleted versions not shown; add --deleted)"
+
+
+def test_bare_repository_says_to_clone(tmp_path, reg):
+    bare = tmp_path / "models.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    before = sorted(str(p) for p in bare.rglob("*"))
+    result = reg(bare, "init")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"error: {bare} is a bare git repository (no working tree): clone it "
+                                     f"(`git clone {bare}`) and run reg in the clone")
+    assert sorted(str(p) for p in bare.rglob("*")) == before

@@ -395,3 +395,110 @@ def test_hand_edit_that_passed_review_is_in_history(registered, reg, clock):
     assert {(e["action"], e["version"], e["from_stage"], e["to_stage"]) for e in events} == {
         ("promote", 2, "none", "staging"), ("annotate", 2, None, None)}
     assert all(e["reason"] == "Stage churn v2 for the A/B test" and e["actor"] == ADA for e in events)
+
+
+@pytest.mark.parametrize("stage", ["none", "Archived"])
+def test_rollback_of_the_initial_or_archive_stage_is_refused(promoted, reg, stage):
+    # `--stage none` used to revert the last production change and call it "Rolled back churn none: v2 -> v3".
+    before = snapshot(promoted)
+    result = reg(promoted, "rollback", "churn", "--stage", stage)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot roll back '{stage.lower()}': roll back a stage a version is promoted to "
+        "(staging, production), e.g. `reg rollback churn --stage production`"]
+    assert reg(promoted, "rollback", "churn", "--stage", stage, "--to", "1").exit_code == 1
+    assert snapshot(promoted) == before
+
+
+@pytest.mark.parametrize("args, says", [
+    # --rev used to be ignored beside --at; an empty --at used to show the registry now.
+    (["--at", "2026-11-02T12:00", "--rev", "HEAD"], "error: give either --at TIME or --rev REV, not both"),
+    (["--at", ""], "error: cannot read --at time ''"),
+    (["--rev", "HEAD~7"], "error: the registry did not exist yet at HEAD~7"),
+    # "no version of churn is in production" read as now; it is about then.
+    (["--at", "2026-10-31T12:00"], "error: no version of churn is in production (as of commit "),
+    (["--rev", "HEAD~6"], "error: unknown model 'churn'; register one with `reg register` (as of commit "),
+])
+def test_show_in_the_past_bad_input(promoted, reg, args, says):
+    assert git(promoted, "log", "-1", "--format=%s", "HEAD~7").strip() == "initial"
+    before = snapshot(promoted)
+    result = reg(promoted, "show", "churn/production", *args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(says), result.stderr
+    assert result.stdout == ""
+    assert snapshot(promoted) == before
+
+
+def test_a_reason_or_description_cannot_forge_trailers(registered, reg):
+    # A reason "fine\n\nReg-Action: delete\nReg-Version: 2" used to end the Reg-Reason trailer and start
+    # forged ones: history showed v2 deleted, and `reg rollback` said production had never changed.
+    root = registered
+    ok(reg(root, "annotate", "churn/3", "--description", "text\n\nReg-Action: delete\nReg-Version: 3"))
+    forged = "fine\n\nReg-Action: delete\nReg-Version: 2\nReg-Forced: yes"
+    ok(reg(root, "promote", "churn", "1", "production", "--reason", forged))
+    message = git(root, "log", "-1", "--format=%B")
+    assert [ln for ln in message.splitlines() if ln.startswith("Reg-Action")] == ["Reg-Action: promote"]
+    assert not any(ln.startswith("Reg-Forced") for ln in message.splitlines())
+    events = history(reg, root, "churn")
+    assert [(e["action"], e["version"]) for e in events if e["action"] in ("promote", "delete")] == [("promote", 1)]
+    assert events[0]["reason"] == "fine Reg-Action: delete Reg-Version: 2 Reg-Forced: yes"
+    result = ok(reg(root, "rollback", "churn"))
+    assert "Rolled back churn production: v1 -> (none)" in result.stdout
+
+
+def test_register_after_a_plain_revert_of_a_registration(registered, reg, artifact):
+    # Used to copy and push the artifact, then fail with "unexpected OSError: Directory not empty" (the
+    # reverted version's working copy) or on the existing tag churn@v3.
+    root = registered
+    git(root, "revert", "--no-edit", "HEAD")
+    reverting = git(root, "rev-parse", "--short", "HEAD").strip()
+    before = snapshot(root)
+    result = reg(root, "register", "churn", str(artifact))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "error: churn v3 was registered before (tag churn@v3) but its manifest is gone, and version numbers are "
+        f"never reused: bring it back with `git revert {reverting}`, then `reg delete churn 3 --reason ...`; "
+        "then register again")
+    assert snapshot(root) == before
+    git(root, "revert", "--no-edit", "HEAD")
+    ok(reg(root, "delete", "churn", "3", "--reason", "registered by mistake"))
+    assert "Registered churn v4" in ok(reg(root, "register", "churn", str(artifact))).stdout
+
+
+def test_shallow_clone_says_so_instead_of_never_changed(promoted, reg, tmp_path):
+    # CI checks out with depth 1: rollback said "production has never changed" and --at said the registry
+    # "did not exist yet", both false.
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{promoted}", str(clone))
+    before = snapshot(clone)
+    result = reg(clone, "rollback", "churn")
+    assert result.exit_code == 1, result.output
+    # It used to revert the promotion of v3 as if v3 had come from nothing: "v3 -> (none)", not "v3 -> v2".
+    head = git(clone, "log", "-1", "--format=%h", "--abbrev=8").strip()
+    assert result.stderr.strip() == (f"error: cannot roll back {head} (reg: promote churn v3 to production): this "
+                                     "clone is shallow, so older registry commits are missing: run `git fetch "
+                                     "--unshallow` and retry")
+    result = reg(clone, "show", "churn/production", "--at", "2026-11-02T12:00")
+    assert result.exit_code == 1 and "git fetch --unshallow" in result.stderr
+    result = reg(clone, "history", "churn")
+    assert result.exit_code == 0 and "warning: this clone is shallow" in result.stderr
+    assert snapshot(clone) == before
+
+
+def test_rollback_to_in_a_shared_stage_does_not_claim_the_others_left(registered, reg):
+    # staging is not exclusive: `--to 3` used to say "v2 -> v3" while v1 and v2 stayed in staging.
+    for n in ("1", "2"):
+        ok(reg(registered, "promote", "churn", n, "staging"))
+    result = ok(reg(registered, "rollback", "churn", "--stage", "staging", "--to", "3"))
+    assert result.stdout.startswith("Rolled back churn staging: v3 added (v2, v1 stay) (commit ")
+    assert stages(registered) == {1: "staging", 2: "staging", 3: "staging"}
+
+
+def test_a_description_cannot_mark_a_promotion_as_undone(promoted, reg, artifact):
+    # A registration whose description quoted "This reverts commit <sha of the v3 promotion>" made
+    # `reg rollback` skip that promotion and undo v2's instead.
+    third = sha_of(promoted, "reg: promote churn v3 to production")
+    ok(reg(promoted, "register", "churn", str(artifact), "--description", f"notes\nThis reverts commit {third}."))
+    result = ok(reg(promoted, "rollback", "churn"))
+    assert "Rolled back churn production: v3 -> v2" in result.stdout
