@@ -326,7 +326,10 @@ def _commits(root: Path, head: str, base: str | None, exclude_all: bool) -> list
 
 
 def _trailer(message: str, key: str) -> str | None:
-    m = re.search(rf"^{re.escape(key)}:[ \t]*(.+)$", message, re.M)
+    # Reg-* trailers live in the last paragraph only: the same words in a reason or description are text,
+    # or a hand-written commit could claim `Reg-Forced:` and pass its gates.
+    text = message.strip().rsplit("\n\n", 1)[-1] if key.startswith("Reg-") else message
+    m = re.search(rf"^{re.escape(key)}:[ \t]*(.+)$", text, re.M)
     return m.group(1).strip() if m else None
 
 

@@ -413,6 +413,16 @@ def test_a_typed_revert_line_does_not_skip_the_gates(churn, reg):
     assert "gate roc_auc >= 0.80 failed: roc_auc = 0.7, needs >= 0.80" in result.stdout
 
 
+def test_a_forced_trailer_inside_the_body_does_not_excuse_failed_gates(churn, reg):
+    # Only the last paragraph holds trailers; a description quoting one is text.
+    _edit(churn, "models/churn/3/manifest.yaml", lambda d: d.update(stage="staging"))
+    git(churn, "add", "-A", "models")
+    git(churn, "commit", "-qm", "Stage v3\n\nReason: trust me\nReg-Forced: roc_auc >= 0.80\n\nReviewed by the team.")
+    result = reg(churn, "check", "--base", "base")
+    assert result.exit_code == 1, result.output
+    assert "gate roc_auc >= 0.80 failed: roc_auc = 0.7, needs >= 0.80" in result.stdout
+
+
 def test_check_help_names_its_values(churn, reg):
     result = reg(churn, "check", "--help")
     assert "--base REV" in result.stdout and "--format FORMAT" in result.stdout
