@@ -83,8 +83,9 @@ def config(root: Path, key: str) -> str | None:
 
 
 def identity(root: Path) -> tuple[str, str]:
-    """The person making a change: git's committer identity (honours GIT_COMMITTER_* like git does)."""
-    proc = subprocess.run(["git", "var", "GIT_COMMITTER_IDENT"], cwd=str(root), capture_output=True, text=True)
+    """The person making a change: the commit's author (honours GIT_AUTHOR_* like git does), the identity
+    `reg check` and the server hook judge permissions by."""
+    proc = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=str(root), capture_output=True, text=True)
     if proc.returncode != 0:
         raise StateError("git does not know who you are; run `git config user.name \"Your Name\"` "
                          "and `git config user.email you@example.com`")

@@ -120,8 +120,11 @@ def test_permissions_refuse_early(gated, reg, monkeypatch):
                              "grace@example.com); ask an owner, or change permissions in models/churn/model.yaml "
                              "(--force does not override permissions)\n")
     assert snapshot(gated) == before
-    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "Grace@Example.com")
-    monkeypatch.setenv("GIT_COMMITTER_NAME", "Grace Hopper")
+    # Judged by the author, as `reg check` and the server hook judge the commit: a committer alone is not enough.
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "grace@example.com")
+    assert reg(gated, "promote", "churn", "1", "production", "--reason", "launch").exit_code == 1
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "Grace@Example.com")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Grace Hopper")
     assert reg(gated, "promote", "churn", "1", "production", "--reason", "launch").exit_code == 0
     # archived is not listed: open to the owners only (ada), not to grace
     result = reg(gated, "archive", "churn", "1")
