@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import git, history, operations, refs
+from . import git, history, operations, policy, refs
 from .changes import ChangeSet, Tag, stage_tag_number
-from .errors import NotFound, StateError, UsageError
+from .errors import NotFound, PolicyError, StateError, UsageError
 from .manifest import ModelVersion
 from .state import RegistryState
 
@@ -175,6 +175,15 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
         raise UsageError(f"{name} v{number} was deleted ({v.deleted_reason}); roll back to another version")
     if holder is not None and holder.version == number:
         raise UsageError(f"{name} v{number} already holds {stage}; nothing to roll back")
+    if not _held_before(state.root, v.path, stage):
+        # Going back to a version that never held the stage is a promotion: its gates apply (as `reg check`
+        # and the server hook judge it), and there is no --force here: use `reg promote --force`.
+        try:
+            policy.check_promotion(state, state.model(name), v, stage, reason=reason, force=False,
+                                   actor=operations.actor(state.root))
+        except PolicyError as exc:
+            raise PolicyError(f"{name} v{number} never held {stage}, so --to {number} is a promotion and its "
+                              f"gates apply; {exc}") from None
     cs = operations.promote(state, name, number, stage, reason=reason, action="rollback")
     replaced = holder.version if holder else None
     cs.subject = f"Rolled back {name} {stage}: {_v(replaced)} -> v{number}"
@@ -190,6 +199,12 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
         tag.message = f"{cs.subject}\n\n{reason}"
     cs.result = RolledBack(name, stage, replaced, number, None)
     return cs
+
+
+def _held_before(root: Path, rel: str, stage: str) -> bool:
+    """Whether the manifest at `rel` ever said `stage` in this branch's history."""
+    out = git.run(["log", "--format=%H", "-G", rf"^stage: ['\"]?{stage}['\"]?\s*$", "--", rel], root)
+    return bool(out.strip())
 
 
 __all__ = ["rollback", "find_target", "RolledBack", "NotFound"]

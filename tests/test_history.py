@@ -502,3 +502,22 @@ def test_a_description_cannot_mark_a_promotion_as_undone(promoted, reg, artifact
     ok(reg(promoted, "register", "churn", str(artifact), "--description", f"notes\nThis reverts commit {third}."))
     result = ok(reg(promoted, "rollback", "churn"))
     assert "Rolled back churn production: v3 -> v2" in result.stdout
+
+
+def test_rollback_to_a_version_that_never_held_the_stage_meets_its_gates(registered, reg):
+    root = registered
+    ok(reg(root, "promote", "churn", "1", "production", "--reason", "launch"))
+    ok(reg(root, "promote", "churn", "2", "production", "--reason", "next"))
+    card = root / "models/churn/model.yaml"
+    card.write_text(card.read_text() + "gates:\n  production:\n    from: staging\n")
+    git(root, "commit", "-qam", "production only from staging")
+    before = snapshot(root)
+    result = reg(root, "rollback", "churn", "--to", "3")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: churn v3 never held production, so --to 3 is a promotion and its "
+                                    "gates apply; churn v3 cannot move to production")
+    assert "FAIL from: staging" in result.stderr
+    assert snapshot(root) == before
+    # v1 held production before: putting it back is judged on permission only, as `reg check` does.
+    ok(reg(root, "rollback", "churn", "--to", "1", "--reason", "back to the launch model"))
+    assert ok(reg(root, "check", "--base", "HEAD~1")).exit_code == 0
