@@ -242,6 +242,17 @@ def _is_lightgbm(path: Path) -> bool:
     return False
 
 
+def file_md5(path: Path) -> str:
+    """A file's md5, as dvc.lock records a file dependency (streamed, for large data sets)."""
+    import hashlib
+
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def content_md5(path: Path) -> str:
     """DVC's content hash of a file or folder, as dvc.lock records it, computed without touching any cache."""
     import tempfile

@@ -7,7 +7,6 @@ metrics files must still be what dvc.lock recorded, so the lineage describes the
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -107,14 +106,6 @@ def _lock_entries(items) -> dict[str, dict]:
 
 def _md5(info: dict) -> str | None:
     return info.get("md5") or info.get("etag") or info.get("checksum")
-
-
-def _file_md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_metrics(path: Path) -> dict:
@@ -236,7 +227,7 @@ def _collect_metrics(run: StageRun, stage: str, paths: list[str], lock_outs: dic
         if not file.is_file():
             raise StateError(f"metrics file {rel} of stage {stage!r} is missing; run `dvc repro {stage}`")
         recorded = _md5(lock_outs.get(rel, {}))
-        if recorded and recorded != _file_md5(file):
+        if recorded and recorded != artifacts.file_md5(file):
             raise StateError(f"metrics file {rel} changed after stage {stage!r} ran; run `dvc repro {stage}`")
         run.metrics.update(_read_metrics(file))
         run.metric_files.append(rel)  # relative to dvc.yaml, as `dvc metrics show` prints them

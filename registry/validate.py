@@ -6,11 +6,10 @@ undoes both. A version already past the initial stage is never moved by validati
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import operations, policy
+from . import artifacts, operations, policy
 from .changes import ChangeSet, Tag, stage_tag_number
 from .errors import UsageError
 from .manifest import ModelVersion
@@ -109,7 +108,7 @@ def score(root: Path, v: ModelVersion, data: Path, target: str, threshold: float
     except (ValueError, TypeError, KeyError) as exc:  # data the model cannot take; a one-line reason
         reason = " ".join(str(exc).split())
         raise UsageError(f"{v.model} v{v.version} could not score {data}: {reason}") from None
-    return Scored(data=_shown(root, data), data_md5=_md5(data), target=target, rows=int(len(y)),
+    return Scored(data=_shown(root, data), data_md5=artifacts.file_md5(data), target=target, rows=int(len(y)),
                   metrics=metrics(y.astype(int), prob, threshold), threshold=threshold)
 
 
@@ -222,14 +221,6 @@ def _load(root: Path, v: ModelVersion):
     from .loading import load  # verifies the artifact's hash before deserialising it; pulls it if absent
 
     return load(root, f"{v.model}/{v.version}")
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _shown(root: Path, path: Path) -> str:
