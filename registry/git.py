@@ -53,7 +53,11 @@ def git_dir(root: Path) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def _git_dir(root: str) -> Path:
-    # Asked several times per command; a repository's git dir does not move while we run.
+    # Asked several times per command; a repository's git dir does not move while we run. A plain
+    # `.git` folder at the top saves the process (the read path's common case).
+    dotgit = Path(root) / ".git"
+    if dotgit.is_dir():
+        return dotgit
     return Path(run(["rev-parse", "--absolute-git-dir"], Path(root)).strip())
 
 

@@ -30,7 +30,7 @@ class ParseCache:
     pays for parsing the cache of ten thousand."""
 
     def __init__(self, root: Path):
-        base = _git_dir(root) / "reg"
+        base = git.git_dir(root) / "reg"
         self._paths = {"files": base / "cache.json", "blobs": base / "blobs.json"}
         self._data: dict = {}
         self._misses: dict = {"files": 0, "blobs": 0}
@@ -91,17 +91,6 @@ class ParseCache:
             except OSError:
                 pass  # a cache we cannot write only costs speed
             self._misses[kind] = 0
-
-
-_GIT_DIRS: dict = {}
-
-
-def _git_dir(root: Path) -> Path:
-    key = str(root)
-    if key not in _GIT_DIRS:
-        dotgit = root / ".git"
-        _GIT_DIRS[key] = dotgit if dotgit.is_dir() else git.git_dir(root)
-    return _GIT_DIRS[key]
 
 
 @dataclass
