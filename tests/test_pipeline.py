@@ -114,6 +114,7 @@ def test_pipeline_writes_the_model_folder_metrics_and_plots(template):
 
     assert all(t.startswith(("numpy.", "sklearn.")) for t in sio.get_untrusted_types(file=churn / "model/preprocess.skops"))
     assert (churn / "plots/calibration.csv").read_text().startswith("mean_predicted,fraction_positive\n")
+    assert (churn / "plots/calibration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the figure itself
     assert set(_lock(template)) == {"prepare", "train", "evaluate"}
 
     shown = json.loads(dvc(churn, "metrics", "show", "--json"))

@@ -1,6 +1,6 @@
 """Score the model folder on data/holdout.csv: evaluation.json (roc_auc, f1, log_loss, ...) and a
 calibration table plots/calibration.csv (`dvc plots show` draws it); plots/calibration.png as well
-when matplotlib is installed."""
+(the figure with matplotlib, from the ml extras)."""
 from __future__ import annotations
 
 import shutil
