@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import git, policy, refs, settings as settings_mod
+from . import git, history, policy, refs, settings as settings_mod
 from .errors import CorruptState, RegistryError
 from .manifest import IMMUTABLE_FIELDS, SCHEMA, ModelVersion, version_from_dict
 from .state import ModelState, ParseCache, RegistryState
@@ -326,10 +326,9 @@ def _commits(root: Path, head: str, base: str | None, exclude_all: bool) -> list
 
 
 def _trailer(message: str, key: str) -> str | None:
-    # Reg-* trailers live in the last paragraph only: the same words in a reason or description are text,
-    # or a hand-written commit could claim `Reg-Forced:` and pass its gates.
-    text = message.strip().rsplit("\n\n", 1)[-1] if key.startswith("Reg-") else message
-    m = re.search(rf"^{re.escape(key)}:[ \t]*(.+)$", text, re.M)
+    if key.startswith("Reg-"):
+        return history.trailers(message).get(key) or None
+    m = re.search(rf"^{re.escape(key)}:[ \t]*(.+)$", message, re.M)  # "Reason:" is a body line
     return m.group(1).strip() if m else None
 
 
@@ -515,23 +514,6 @@ def _check_commit(rng: _Range, c: _Commit, report: Report) -> None:
         _judge_move(rng, c, report, name, number, old, new, old_stage, new_stage)
 
 
-def _held_before(rng: _Range, rev: str, rel: str, stage: str) -> bool:
-    """Whether the manifest at `rel` said `stage` in any commit up to `rev` (its own history only)."""
-    out = git.run(["log", "--format=", "--raw", "--no-abbrev", "--no-renames", rev, "--", rel], rng.root)
-    state = rng.state(rev)
-    for line in out.splitlines():
-        parts = line.lstrip(":").split()
-        if len(parts) < 5 or set(parts[3]) == {"0"}:
-            continue
-        try:
-            data = _blob(rng.root, state, parts[3], rel)
-        except CorruptState:
-            continue
-        if isinstance(data, dict) and str(data.get("stage") or state.settings.initial_stage).lower() == stage:
-            return True
-    return False
-
-
 def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new, old_stage, new_stage) -> None:
     parent = c.parents[0] if c.parents else None
     rel = f"models/{name}/{number}/manifest.yaml"
@@ -540,9 +522,11 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
     forced = _trailer(c.message, "Reg-Forced") is not None
     # `reg rollback` or a plain `git revert` puts back a state that was accepted: judge who, not the gates.
     # Only a real one: the version held that stage before (anyone can type "This reverts commit").
-    rollback = ((_trailer(c.message, "Reg-Action") == "rollback"
-                 or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
-                and parent is not None and _held_before(rng, parent, rel, new_stage))
+    says_rollback = (_trailer(c.message, "Reg-Action") == "rollback"
+                     or re.search(r"^This reverts commit [0-9a-f]{7,40}", c.message, re.M) is not None)
+    rollback = says_rollback and parent is not None and history.held_stage(
+        rng.root, rel, new_stage, rng.state(parent).cache, rev=parent,
+        initial_stage=rng.state(parent).settings.initial_stage)
     before = rng.model_at(parent, name)
     card = rng.gate_card(name, parent)
     candidate = version_from_dict(new, rel)  # with any validation recorded in this same commit

@@ -30,6 +30,33 @@ _MANIFEST_RE = re.compile(r"models/([^/]+)/(\d+)/manifest\.yaml")
 _CARD_RE = re.compile(r"models/([^/]+)/model\.yaml")
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+
+
+def trailers(message: str) -> dict[str, str]:
+    """A commit message's Reg-* trailers. They are the last paragraph only: "Reg-Action: delete" inside a
+    reason or description is text, and a hand-written `Reg-Forced:` there must not excuse failed gates."""
+    if "Reg-" not in message:
+        return {}
+    last = message.strip().rsplit("\n\n", 1)[-1]
+    return {k: v.strip() for k, v in _TRAILER_RE.findall(last)}
+
+
+def held_stage(root: Path, rel: str, stage: str, cache: ParseCache, *, rev: str = "HEAD",
+               initial_stage: str = "none") -> bool:
+    """Whether the manifest at `rel` said `stage` in any commit up to `rev` (its own history only)."""
+    out = git.run(["log", "--format=", "--raw", "--no-abbrev", "--no-renames", rev, "--", rel], root)
+    for line in out.splitlines():
+        parts = line.lstrip(":").split()
+        if len(parts) < 5 or set(parts[3]) == {"0"}:
+            continue
+        sha = parts[3]
+        try:
+            data = cache.blob(sha, rel, lambda: git.run(["cat-file", "blob", sha], root))
+        except CorruptState:
+            continue
+        if isinstance(data, dict) and str(data.get("stage") or initial_stage).lower() == stage:
+            return True
+    return False
 _REASON_RE = re.compile(r"^Reason:[ \t]*(.+)$", re.M)
 
 
@@ -75,11 +102,7 @@ class Commit:
 
     @cached_property
     def trailers(self) -> dict[str, str]:
-        if "Reg-" not in self.message:
-            return {}
-        # Trailers are the last paragraph only: "Reg-Action: delete" inside a reason or description is text.
-        last = self.message.strip().rsplit("\n\n", 1)[-1]
-        return {k: v.strip() for k, v in _TRAILER_RE.findall(last)}
+        return trailers(self.message)
 
     @cached_property
     def reverts(self) -> list[str]:

@@ -175,7 +175,8 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
         raise UsageError(f"{name} v{number} was deleted ({v.deleted_reason}); roll back to another version")
     if holder is not None and holder.version == number:
         raise UsageError(f"{name} v{number} already holds {stage}; nothing to roll back")
-    if not _held_before(state.root, v.path, stage):
+    if not history.held_stage(state.root, v.path, stage, state.cache,
+                              initial_stage=state.settings.initial_stage):
         # Going back to a version that never held the stage is a promotion: its gates apply (as `reg check`
         # and the server hook judge it), and there is no --force here: use `reg promote --force`.
         try:
@@ -199,12 +200,6 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
         tag.message = f"{cs.subject}\n\n{reason}"
     cs.result = RolledBack(name, stage, replaced, number, None)
     return cs
-
-
-def _held_before(root: Path, rel: str, stage: str) -> bool:
-    """Whether the manifest at `rel` ever said `stage` in this branch's history."""
-    out = git.run(["log", "--format=%H", "-G", rf"^stage: ['\"]?{stage}['\"]?\s*$", "--", rel], root)
-    return bool(out.strip())
 
 
 __all__ = ["rollback", "find_target", "RolledBack", "NotFound"]
