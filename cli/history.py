@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from . import render
-from .main import JsonOpt, PushOpt, _reg, app
+from .app import JsonOpt, PushOpt, app, open_registry
 
 
 @app.command()
@@ -16,7 +16,7 @@ def history(ctx: typer.Context, model: Optional[str] = typer.Argument(None, help
                                                                       "(2026-11-01 or 2026-11-01T12:00, UTC)."),
             as_json: bool = JsonOpt):
     """Every registry event, newest first: when, who, what, which version, stages, reason, commit, tag."""
-    reg = _reg(ctx)
+    reg = open_registry(ctx)
     events = reg.history(model, stage=stage, since=since)
     from registry import git
 
@@ -24,7 +24,7 @@ def history(ctx: typer.Context, model: Optional[str] = typer.Argument(None, help
         typer.echo(f"warning: {git.SHALLOW_HINT.replace(' and retry', '')}; the events below may be incomplete",
                    err=True)
     if as_json:
-        render._json([e.to_dict() for e in events])
+        render.emit_json([e.to_dict() for e in events])
         return
     if not events:
         typer.echo("No registry events" + (f" for {model}" if model else "") + ".")
@@ -32,9 +32,9 @@ def history(ctx: typer.Context, model: Optional[str] = typer.Argument(None, help
     rows = []
     for e in events:
         what = e.detail if e.action in ("alias", "annotate") and e.detail else ""
-        rows.append([e.time, e.actor, e.action, *([] if model else [e.model]), render._v(e.version),
+        rows.append([e.time, e.actor, e.action, *([] if model else [e.model]), render.vnum(e.version),
                      e.from_stage or "-", e.to_stage or what or "-", e.reason or "-", e.commit[:8], e.tag or "-"])
-    render._table(None, ["time", "actor", "action", *([] if model else ["model"]), "version", "from", "to",
+    render.table(None, ["time", "actor", "action", *([] if model else ["model"]), "version", "from", "to",
                          "reason", "commit", "tag"], rows)
 
 
@@ -50,13 +50,9 @@ def rollback(ctx: typer.Context, name: str,
     if propose:
         from . import review
 
-        return review.proposal(_reg(ctx).proposing().rollback(name, stage, reason=reason, to=to), as_json)
-    applied = _reg(ctx).rollback(name, stage, reason=reason, to=to, push=push)
-    r = applied.result
-    if as_json:
-        render._json({**r.to_dict(), "commit": applied.commit, "tags": applied.tags, "pushed": applied.pushed})
-        return
-    render.applied(applied, False, applied.change.subject)
+        return review.proposal(open_registry(ctx).proposing().rollback(name, stage, reason=reason, to=to), as_json)
+    applied = open_registry(ctx).rollback(name, stage, reason=reason, to=to, push=push)
+    render.applied(applied, as_json, applied.change.subject)
 
 
 def show_at(reg, state, ref: str, v, as_json: bool) -> None:
@@ -67,7 +63,7 @@ def show_at(reg, state, ref: str, v, as_json: bool) -> None:
     ev = reg.placed_by(v, stage=r.value if r.kind == "stage" else None,
                        alias=r.value if r.kind == "alias" else None, rev=state.rev)
     if as_json:
-        render._json({**v.to_dict(), "at_commit": state.rev, "placed_by": ev.to_dict() if ev else None})
+        render.emit_json({**v.to_dict(), "at_commit": state.rev, "placed_by": ev.to_dict() if ev else None})
         return
     render.version(v, False)
     where = f"in {r.value}" if r.kind == "stage" else (f"as @{r.value}" if r.kind == "alias" else "registered")

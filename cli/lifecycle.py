@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from . import render
-from .main import JsonOpt, PushOpt, _reg, app
+from .app import JsonOpt, PushOpt, app, open_registry
 
 EXIT_NOT_PROMOTED = 3
 
@@ -22,16 +22,17 @@ def validate(ctx: typer.Context, name: str, version: str,
     """Re-score a version on holdout data, record the result, and promote it to staging if the staging
     gate passes, in one commit. Exit 0: promoted (or already past staging and passing); exit 3: recorded
     but not promoted."""
-    applied = _reg(ctx).validate(name, version, data=data, target=target, push=push)
+    applied = open_registry(ctx).validate(name, version, data=data, target=target, push=push)
     result = applied.result
     v, scored = result.version, result.scored
     if as_json:
-        render._json({"model": v.model, "version": v.version, "data": scored.data, "rows": scored.rows,
-                      "metrics": scored.metrics, "passed": result.passed, "promoted": result.promoted,
-                      "stage": result.stage, "why_not": result.why_not or None,
-                      "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in result.checks],
-                      "commit": applied.commit, "tags": applied.tags, "pushed": applied.pushed})
+        render.applied(applied, True, None, {
+            "model": v.model, "version": v.version, "data": scored.data, "rows": scored.rows,
+            "metrics": scored.metrics, "passed": result.passed, "promoted": result.promoted,
+            "stage": result.stage, "why_not": result.why_not or None,
+            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in result.checks]})
     else:
+        render.applied(applied, False, None)  # its warnings (a failed webhook) on stderr
         typer.echo(f"Validated {v.model} v{v.version} on {scored.data} ({scored.rows} rows): "
                    + ", ".join(f"{k} {x}" for k, x in scored.metrics.items()))
         if result.checks:
@@ -57,21 +58,21 @@ def compare(ctx: typer.Context, name: str,
             second: str = typer.Argument(..., help="The other one."),
             as_json: bool = JsonOpt):
     """Two versions side by side: metrics and their difference, changed params and data, git commits."""
-    c = _reg(ctx).compare(name, first, second)
+    c = open_registry(ctx).compare(name, first, second)
     if as_json:
-        render._json(c.to_dict())
+        render.emit_json(c.to_dict())
         return
     a, b = f"v{c.a.version}", f"v{c.b.version}"
-    render._table(f"{name} {a} ({_stage(c.a)}) vs {b} ({_stage(c.b)})", ["metric", a, b, "diff"],
-                  [[n, render._num(x), render._num(y), _signed(d)] for n, x, y, d in c.metrics])
+    render.table(f"{name} {a} ({_stage(c.a)}) vs {b} ({_stage(c.b)})", ["metric", a, b, "diff"],
+                  [[n, render.number(x), render.number(y), _signed(d)] for n, x, y, d in c.metrics])
     typer.echo("")
     if c.params:
-        render._table(None, ["param", a, b], [[n, _plain(x), _plain(y)] for n, x, y in c.params])
+        render.table(None, ["param", a, b], [[n, _plain(x), _plain(y)] for n, x, y in c.params])
     else:
         typer.echo("params: no change")
     typer.echo("")
     if c.data:
-        render._table(None, ["data", a, b], [[n, _short(x), _short(y)] for n, x, y in c.data])
+        render.table(None, ["data", a, b], [[n, _short(x), _short(y)] for n, x, y in c.data])
     else:
         typer.echo("data: no change")
     typer.echo("")

@@ -1,81 +1,16 @@
-"""The `reg` command: parse arguments, call the `registry` API, render. No registry logic here."""
+"""The `reg` command: parse arguments, call the `registry` API, render. No registry logic here.
+
+The core lifecycle commands live here; each area's commands live in their own module beside it.
+"""
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-# Typer 0.28 vendors its own Click; its usage errors are these classes, not the `click` package's.
-from typer._click.exceptions import NoSuchOption, UsageError
-from typer.core import TyperGroup
-
-from registry import Registry
-from registry.errors import RegistryError
 
 from . import render
-
-
-class RegGroup(TyperGroup):
-    """Turns a RegistryError into one line on stderr and exit code 1 (a traceback only with --debug)."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except RegistryError as exc:
-            if ctx.params.get("debug") or os.environ.get("REG_DEBUG"):
-                raise
-            typer.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
-        except (KeyboardInterrupt, BrokenPipeError):
-            ctx.exit(130)
-        except UsageError as exc:
-            # A negative number parses as an unknown option; say what it really is.
-            name = getattr(exc, "option_name", "") or ""
-            if isinstance(exc, NoSuchOption) and name[1:].isdigit():
-                typer.echo(f"error: invalid version '{name}': a version is a positive whole number such as 7",
-                           err=True)
-                ctx.exit(1)
-            where = exc.ctx.command_path if exc.ctx else "reg"
-            if isinstance(exc, NoSuchOption) and name in ("--debug", "-C", "--repo"):
-                # Global options, as in `git -C`: they go before the command.
-                typer.echo(f"error: {name} goes before the command: `reg {name}{' PATH' if name != '--debug' else ''} "
-                           f"{where.split(' ', 1)[-1]} ...`", err=True)
-                ctx.exit(2)
-            typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
-            ctx.exit(2)
-        except (typer.Exit, typer.Abort):
-            raise  # exit codes (and --help of a sub-group such as `reg hook`) are click's to render
-        except Exception as exc:
-            if ctx.params.get("debug") or os.environ.get("REG_DEBUG"):
-                raise
-            typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-                       err=True)
-            ctx.exit(2)
-
-
-# Plain Click help: rich markup would import rich.markdown on every `--help` (60-120 ms).
-app = typer.Typer(cls=RegGroup, add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  rich_markup_mode=None,
-                  help="reg: a model registry that lives in Git. Every change is a commit; every rollback a revert.")
-
-
-@app.callback()
-def _global(ctx: typer.Context,
-            repo: Path = typer.Option(Path("."), "--repo", "-C", help="Registry repository (default: here)."),
-            debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")):
-    ctx.obj = {"repo": repo}
-
-
-def _reg(ctx: typer.Context) -> Registry:
-    return Registry(ctx.obj["repo"])
-
-
-PushOpt = typer.Option(None, "--push/--no-push", help="Push the commit and tags (default: registry.yaml's push).")
-JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
-ProposeOpt = typer.Option(False, "--propose", help="Make the change on a new branch, push it, and print the "
-                                                     "pull request to open; your branch stays as it is.")
+from .app import JsonOpt, ProposeOpt, PushOpt, app, open_registry
 
 
 @app.command()
@@ -88,7 +23,7 @@ def init(ctx: typer.Context,
          secret_access_key: Optional[str] = typer.Option(None, envvar="REG_SECRET_ACCESS_KEY",
                                                          help="S3 secret (stored in .dvc/config.local only).")):
     """Make this git repository a registry: DVC, a remote and models/registry.yaml, in one commit."""
-    reg = _reg(ctx)
+    reg = open_registry(ctx)
     applied = reg.init(remote, endpoint_url=endpoint_url, access_key_id=access_key_id,
                        secret_access_key=secret_access_key)
     render.initialized(reg, applied)
@@ -119,19 +54,17 @@ def register(ctx: typer.Context, name: str,
     from registry import lineage, refs
     from registry.errors import UsageError
 
-    from .serving import register_signature, show_progress
-
-    reg = _reg(ctx).proposing() if propose else _reg(ctx)
-    sig = register_signature(signature, signature_data, signature_target)
+    reg = open_registry(ctx).proposing() if propose else open_registry(ctx)
+    sig = serving.register_signature(signature, signature_data, signature_target)
     if from_dvc is not None:
         if metrics or params or fmt:
             raise UsageError("--from-dvc takes metrics, params and format from the pipeline; "
                              "drop --metrics/--params/--format")
-        with show_progress(quiet):
+        with serving.show_progress(quiet):
             applied = reg.register_from_dvc(name, from_dvc, path, description=description,
                                             tags=refs.parse_tag_pairs(tag), alias=alias, signature=sig, push=push)
         if propose:
-            return _proposal(applied, as_json)
+            return review.proposal(applied, as_json)
         render.applied(applied, as_json, f"Registered {name} v{applied.result.version} from DVC stage {from_dvc}")
         return
     if path is None:
@@ -141,18 +74,18 @@ def register(ctx: typer.Context, name: str,
     if metrics and not metric_values:  # DVC-style: text values are skipped, but not every value silently
         raise UsageError(f"metrics file {metrics} holds no numbers; write metrics as name: number "
                          "(e.g. {\"roc_auc\": 0.84})")
-    with show_progress(quiet):
+    with serving.show_progress(quiet):
         applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
                                tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push)
     if propose:
-        return _proposal(applied, as_json)
+        return review.proposal(applied, as_json)
     render.applied(applied, as_json, f"Registered {name} v{applied.result.version}")
 
 
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JsonOpt):
     """One row per model: latest version, versions, staging and production, aliases."""
-    reg = _reg(ctx)
+    reg = open_registry(ctx)
     state = reg.state()
     render.models(state, state.models(), as_json)
 
@@ -164,7 +97,7 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
          rev: Optional[str] = typer.Option(None, "--rev", help="As it was at this git revision."),
          as_json: bool = JsonOpt):
     """A model's versions (`reg show churn`) or one version whole (`reg show churn/7`)."""
-    reg = _reg(ctx)
+    reg = open_registry(ctx)
     past = at is not None or rev is not None  # an empty --at is an error, not "now"
     state = reg.state_at(at, rev) if past else reg.state()
     bare = ref.removeprefix("models:/")
@@ -172,8 +105,6 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
         m = _then(state.model, bare, state, at or rev) if past else state.model(bare)
         render.versions(state, m, deleted, as_json)
     elif past:
-        from . import history
-
         history.show_at(reg, state, ref, _then(state.resolve, ref, state, at or rev), as_json)
     else:
         render.version(state.resolve(ref), as_json)
@@ -197,10 +128,10 @@ def promote(ctx: typer.Context, name: str, version: str, stage: str,
             force: bool = typer.Option(False, "--force", help="Override failed gates (needs --reason; recorded)."),
             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Move a version to a stage (none, staging, production, archived)."""
-    reg = _reg(ctx).proposing() if propose else _reg(ctx)
+    reg = open_registry(ctx).proposing() if propose else open_registry(ctx)
     applied = reg.promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push, force=force)
     if propose:
-        return _proposal(applied, as_json)
+        return review.proposal(applied, as_json)
     v = applied.result
     archived = applied.change.trailers.get("Reg-Archived")
     note = f"; archived {', '.join('v' + a for a in archived.split(','))}" if archived else ""
@@ -212,7 +143,7 @@ def archive(ctx: typer.Context, name: str, version: str,
             reason: Optional[str] = typer.Option(None, help="Why."),
             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
     """Move a version to the archive stage."""
-    applied = _reg(ctx).archive(name, version, reason=reason, push=push)
+    applied = open_registry(ctx).archive(name, version, reason=reason, push=push)
     render.applied(applied, as_json, f"Archived {name} v{applied.result.version}")
 
 
@@ -222,20 +153,20 @@ def alias(ctx: typer.Context, name: str, version: Optional[str] = typer.Argument
           delete: Optional[str] = typer.Option(None, "--delete", help="Remove this alias."),
           push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Point an alias at a version (`reg alias churn 7 champion`) or remove it (`--delete champion`)."""
-    reg = _reg(ctx).proposing() if propose else _reg(ctx)
+    reg = open_registry(ctx).proposing() if propose else open_registry(ctx)
     if delete:
         if version or alias_name:
             raise typer.BadParameter("give either VERSION ALIAS or --delete ALIAS, not both")
         applied = reg.remove_alias(name, delete, push=push)
         if propose:
-            return _proposal(applied, as_json)
+            return review.proposal(applied, as_json)
         render.applied(applied, as_json, f"Removed alias {name}@{delete}")
         return
     if not version or not alias_name:
         raise typer.BadParameter("usage: reg alias NAME VERSION ALIAS, or reg alias NAME --delete ALIAS")
     applied = reg.alias(name, version, alias_name, push=push)
     if propose:
-        return _proposal(applied, as_json)
+        return review.proposal(applied, as_json)
     render.applied(applied, as_json, f"{name}@{alias_name} now names v{applied.result.version}")
 
 
@@ -248,7 +179,7 @@ def annotate(ctx: typer.Context, ref: str = typer.Argument(..., help="churn (the
     """Set the description or tags of a model or of one version."""
     from registry import refs
 
-    applied = _reg(ctx).annotate(ref, description=description, tags=refs.parse_tag_pairs(tag), untag=untag,
+    applied = open_registry(ctx).annotate(ref, description=description, tags=refs.parse_tag_pairs(tag), untag=untag,
                                  push=push)
     render.applied(applied, as_json, f"Annotated {ref}")
 
@@ -259,21 +190,15 @@ def delete(ctx: typer.Context, name: str, version: str,
            force: bool = typer.Option(False, "--force", help="Delete even a version in production."),
            push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Delete a version: its manifest stays as a tombstone, its number is never reused."""
-    applied = (_reg(ctx).proposing() if propose else _reg(ctx)).delete(name, version, reason=reason, force=force,
+    applied = (open_registry(ctx).proposing() if propose else open_registry(ctx)).delete(name, version, reason=reason, force=force,
                                                                          push=push)
     if propose:
-        return _proposal(applied, as_json)
+        return review.proposal(applied, as_json)
     render.applied(applied, as_json, f"Deleted {name} v{applied.result.version} (tombstone kept)")
 
 
-def _proposal(p, as_json: bool) -> None:
-    from . import review
-
-    review.proposal(p, as_json)
-
-
-# Commands of each area live beside this file and register themselves on `app`.
-from . import history, lifecycle, review, serving  # noqa: E402,F401
+# Each area's commands register on `app` when imported; after the core ones, so `reg --help` lists those first.
+from . import history, lifecycle, review, serving  # noqa: E402
 
 
 def main() -> None:

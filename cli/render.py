@@ -1,4 +1,4 @@
-"""Rendering for the CLI: rich tables for people, JSON for scripts."""
+"""Rendering for the CLI: plain aligned tables for people, JSON for scripts."""
 from __future__ import annotations
 
 import json
@@ -8,11 +8,11 @@ import typer
 KEY_METRICS = 3
 
 
-def _json(data) -> None:
+def emit_json(data) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> None:
+def table(title: str | None, columns: list[str], rows: list[list[str]]) -> None:
     """A plain aligned table: fast at ten thousand rows, and greppable when piped."""
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
     lines = []
@@ -24,17 +24,22 @@ def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> None
     typer.echo("\n".join(lines))
 
 
-def applied(result, as_json: bool, headline: str) -> None:
+def applied(result, as_json: bool, headline: str | None, body: dict | None = None) -> None:
+    """Every mutation's output: a headline for people, or for scripts the result plus the same keys
+    (`commit`, `git_tags`, `pushed`, `warnings`) whatever the command."""
     for warning in getattr(result, "warnings", []):
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
         v = result.result
-        body = v.to_dict() if hasattr(v, "to_dict") else {}
+        if body is None:
+            body = v.to_dict() if hasattr(v, "to_dict") else {}
         if not body and hasattr(v, "owners"):  # a model card (`reg annotate churn`)
             body = {"name": v.name, "description": v.description, "owners": v.owners, "tags": v.tags}
         # `tags` is the version's (or model's) own key: value tags; the git tags made go under `git_tags`.
-        _json({**body, "commit": result.commit, "git_tags": result.tags, "pushed": result.pushed,
+        emit_json({**body, "commit": result.commit, "git_tags": result.tags, "pushed": result.pushed,
                "warnings": list(getattr(result, "warnings", []))})
+        return
+    if headline is None:
         return
     extra = f", tag {', '.join(result.tags)}" if result.tags else ""
     pushed = ", pushed" if result.pushed else ""
@@ -61,7 +66,7 @@ def models(state, items, as_json: bool) -> None:
     items = list(items)
     rows = [_summary(state, m) for m in items]
     if as_json:
-        _json(rows)
+        emit_json(rows)
         return
     if not rows and not (state.root / "models/registry.yaml").is_file():
         typer.echo("This repository is not a registry yet; run `reg init`, then `reg register NAME PATH`.")
@@ -74,19 +79,19 @@ def models(state, items, as_json: bool) -> None:
     def held(m, stage) -> str:  # every version in a shared stage, newest (the one `churn/staging` names) first
         return ", ".join(f"v{v.version}" for v in reversed(m.in_stage(stage))) or "-"
 
-    _table(None, ["model", "latest", "versions", *stage_cols, "aliases"],
-           [[r["name"], _v(r["latest"]), str(r["versions"]), *[held(m, s) for s in stage_cols],
+    table(None, ["model", "latest", "versions", *stage_cols, "aliases"],
+           [[r["name"], vnum(r["latest"]), str(r["versions"]), *[held(m, s) for s in stage_cols],
              ", ".join(f"@{a}=v{n}" for a, n in sorted(r["aliases"].items()))] for m, r in zip(items, rows)])
 
 
-def _v(n) -> str:
+def vnum(n) -> str:
     return f"v{n}" if n is not None else "-"
 
 
 def versions(state, m, include_deleted: bool, as_json: bool) -> None:
     items = [v for _, v in sorted(m.versions.items()) if include_deleted or not v.deleted]
     if as_json:
-        _json([v.to_dict() for v in items])
+        emit_json([v.to_dict() for v in items])
         return
     names: list[str] = []
     for v in items:
@@ -98,15 +103,15 @@ def versions(state, m, include_deleted: bool, as_json: bool) -> None:
     for v in reversed(items):
         stage = "deleted" if v.deleted else v.stage
         rows.append([f"v{v.version}", stage, ", ".join("@" + a for a in v.aliases),
-                     *[_num(v.metrics.get(k)) for k in names], v.created_at, v.created_by])
-    _table(m.name + (f": {m.card.description}" if m.card and m.card.description else ""),
+                     *[number(v.metrics.get(k)) for k in names], v.created_at, v.created_by])
+    table(m.name + (f": {m.card.description}" if m.card and m.card.description else ""),
            ["version", "stage", "aliases", *names, "created at", "created by"], rows)
     hidden = sum(v.deleted for v in m.versions.values()) if not include_deleted else 0
     if hidden:
         typer.echo(f"({hidden} deleted version{'s' if hidden > 1 else ''} not shown; add --deleted)")
 
 
-def _num(x) -> str:
+def number(x) -> str:
     if x is None:
         return "-"
     return f"{x:.4g}" if isinstance(x, float) else str(x)
@@ -114,7 +119,7 @@ def _num(x) -> str:
 
 def version(v, as_json: bool) -> None:
     if as_json:
-        _json(v.to_dict())
+        emit_json(v.to_dict())
         return
     from registry import yamlio
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .main import app, _reg, PushOpt
+from .app import PushOpt, app, open_registry
 
 hook_app = typer.Typer(help="The server-side guard: a pre-receive hook running `reg check` on every push.",
                        no_args_is_help=True)
@@ -25,7 +25,7 @@ def check(ctx: typer.Context,
     fmt = fmt.lower()
     if fmt not in ("text", "markdown", "json"):
         raise typer.BadParameter(f"unknown format {fmt!r}: use text, markdown or json", param_hint="--format")
-    report = check_mod.check(_reg(ctx).root, "HEAD", base)
+    report = check_mod.check(open_registry(ctx).root, "HEAD", base)
     if fmt == "json":
         typer.echo(json.dumps(check_mod.to_json(report), indent=2))
     elif fmt == "markdown":
@@ -43,7 +43,7 @@ def codeowners(ctx: typer.Context,
     """Write CODEOWNERS from each model's owners, so the forge requires their review of models/<name>/."""
     from registry import codeowners as co
 
-    root = _reg(ctx).root
+    root = open_registry(ctx).root
     applied = co.write(root, path, push=push)
     if applied is None:
         typer.echo(f"{path or co.default_path(root)} is up to date (no commit)")

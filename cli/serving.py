@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .main import _reg, app
+from .app import app, open_registry
 
 
 @contextlib.contextmanager
@@ -46,7 +46,7 @@ def pull(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/producti
     """Fetch one version's artifact (only that one), verify it against its manifest, say which version it is."""
     from registry import pulling
 
-    reg = _reg(ctx)
+    reg = open_registry(ctx)
     manifest = reg.resolve(ref)
     with show_progress(quiet or as_json):
         where = pulling.pull(reg.root, manifest, to=to, progress=not quiet and not as_json and sys.stdout.isatty())
@@ -72,7 +72,7 @@ def predict(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/produ
     from registry import batch
 
     with show_progress(quiet):
-        result = batch.predict_csv(_reg(ctx).root, ref, input, output, trust_pickle=trust_pickle,
+        result = batch.predict_csv(open_registry(ctx).root, ref, input, output, trust_pickle=trust_pickle,
                                    progress=not quiet and sys.stdout.isatty())
     if not quiet:
         typer.echo(f"Wrote {result.rows} predictions ({result.column}) from {result.manifest.model} "

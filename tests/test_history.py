@@ -135,7 +135,7 @@ def test_rollback_to_promotes_an_earlier_version_recorded_as_a_rollback(promoted
     clock(T[4])
     result = ok(reg(root, "rollback", "churn", "--to", "1", "--reason", "v1 was the last good one", "--json"))
     data = json.loads(result.stdout)
-    assert data["replaced"] == 3 and data["restored"] == 1 and data["tags"] == ["churn#production#4"]
+    assert data["replaced"] == 3 and data["restored"] == 1 and data["git_tags"] == ["churn#production#4"]
     assert git(root, "log", "-1", "--format=%s") == "Rolled back churn production: v3 -> v1\n"
     assert stages(root) == {1: "production", 2: "archived", 3: "archived"}
     assert_pointer(root, "production", 1)
