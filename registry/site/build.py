@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..history import Event
+from ..settings import SETTINGS_PATH
 from ..state import RegistryState
 from . import pages
 from .collect import Site, gather
@@ -98,4 +99,6 @@ def build(state: RegistryState, out: Path, events: list[Event] | None = None) ->
     """The site of the registry `state` describes (at the working tree, or at `state.rev`) into `out`.
     `events`: its history newest first, when the caller has read it already."""
     check_out(out, state.root)  # refuse before the work of reading the history
+    if state.rev is None and not (state.root / SETTINGS_PATH).is_file() and not state.model_names():
+        raise UsageError(f"{state.root} is not a registry yet: run `reg init`, then `reg register NAME PATH`")
     return write(gather(state, events), out)

@@ -16,6 +16,7 @@ from .html import esc, num
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 20, 28, 38
 MAX_DOTS = 150
+INSET = 8
 LINE = "#0969da"
 STAGE_COLORS = {"production": "#1a7f37", "staging": "#9a6700", "archived": "#6e7781", "none": "#8c959f"}
 OTHER_COLORS = ("#8250df", "#bf3989", "#0550ae", "#953800")
@@ -94,8 +95,8 @@ def trend(metric: str, points: list[tuple[int, float, str]], marks: list[Mark], 
     ticks = nice_ticks(y0, y1)
     v0, v1 = points[0][0], points[-1][0]
 
-    def x(v: int) -> float:
-        return LEFT + (w / 2 if v1 == v0 else (v - v0) / (v1 - v0) * w)
+    def x(v: int) -> float:  # inset, so the rings of the first and last versions are not cut
+        return LEFT + INSET + (w / 2 - INSET if v1 == v0 else (v - v0) / (v1 - v0) * (w - 2 * INSET))
 
     def y(val: float) -> float:
         return TOP + h - (val - y0) / (y1 - y0) * h
