@@ -68,6 +68,7 @@ def visit(context, url: str) -> Visit:
     page.on("console", lambda m: v.problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning")
             else None)
     page.on("pageerror", lambda e: v.problems.append(f"script error: {e}"))
+    page.on("dialog", lambda d: (v.problems.append(f"dialog: {d.message}"), d.dismiss()))
     page.on("requestfailed", lambda r: v.problems.append(f"request failed: {r.url} {r.failure}"))
     page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else
             v.problems.append(f"network request: {r.url}"))

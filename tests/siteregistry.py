@@ -80,6 +80,7 @@ def populate(root: Path, reg, tmp: Path, *, validated: bool = False) -> Path:
         (art / "model.txt").write_text(f"sales {n}\n")
         api.register("sales", art, metrics={"rmspe": rmspe}, description=HOSTILE if n == 2 else "Sales forecast")
     ok("promote", "sales", "1", "production", "--reason", "first launch")
+    ok("annotate", "sales", "--description", HOSTILE)
     return root
 
 

@@ -3,6 +3,7 @@ version, the commit the site is built from, and the forge to link to."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .. import forge as forge_mod
 from .. import git, history
@@ -15,10 +16,27 @@ class ModelData:
     state: ModelState
     events: list[Event]  # newest first
     by_version: dict[int, list[Event]] = field(default_factory=dict)
+    _holders: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
         return self.state.name
+
+    # Asked once per version page: computed once, or a 1,000-version model costs a million steps.
+    @cached_property
+    def numbers(self) -> list[int]:
+        return sorted(self.state.versions)
+
+    @cached_property
+    def position(self) -> dict[int, int]:
+        return {n: i for i, n in enumerate(self.numbers)}
+
+    def holder(self, stage: str | None):
+        if stage is None:
+            return None
+        if stage not in self._holders:
+            self._holders[stage] = self.state.stage_holder(stage)
+        return self._holders[stage]
 
     def metric_names(self) -> list[str]:
         """Metrics with a number in at least one live version, in the order they first appear."""
@@ -47,6 +65,12 @@ class Site:
     @property
     def settings(self):
         return self.state.settings
+
+    @property
+    def top_stage(self) -> str | None:
+        """The stage a version is compared against by default: the first exclusive stage (production)."""
+        s = self.settings
+        return s.exclusive_stages[0] if s.exclusive_stages else (s.pointer_stages() or [None])[-1]
 
 
 def gather(state: RegistryState, events: list[Event] | None = None) -> Site:

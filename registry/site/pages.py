@@ -177,7 +177,7 @@ def registry_page(site: Site) -> str:
 
 # -- a model's page --------------------------------------------------------------------------------
 
-def default_pair(m: ModelData) -> tuple[int, int] | None:
+def default_pair(site: Site, m: ModelData) -> tuple[int, int] | None:
     numbers = sorted(m.state.versions)
     if not numbers:
         return None
@@ -185,9 +185,9 @@ def default_pair(m: ModelData) -> tuple[int, int] | None:
     if not live:
         return (numbers[-2] if len(numbers) > 1 else numbers[-1]), numbers[-1]
     b = live[-1]
-    prod = m.state.stage_holder("production")
-    if prod is not None and prod.version != b:
-        return prod.version, b
+    top = m.holder(site.top_stage)
+    if top is not None and top.version != b:
+        return top.version, b
     return (live[-2] if len(live) > 1 else b), b
 
 
@@ -257,7 +257,7 @@ def model_page(site: Site, m: ModelData) -> str:
     versions = table(["version", "stage", "aliases", *metrics, "created at", "created by", "description"], rows,
                      attrs=f' id="versions" data-page-size="{VERSIONS_PAGE}" data-label="versions"') if rows else \
         '<p class="muted">No versions registered.</p>'
-    pair = default_pair(m)
+    pair = default_pair(site, m)
     body = [f"<h1>{esc(m.name)}</h1>"]
     if st.card and st.card.description:
         body.append(f'<p class="lead">{esc(st.card.description)}</p>')
@@ -370,8 +370,8 @@ def validations_section(v: ModelVersion) -> str:
 
 def version_page(site: Site, m: ModelData, v: ModelVersion) -> str:
     n = v.version
-    numbers = sorted(m.state.versions)
-    i = numbers.index(n)
+    numbers = m.numbers
+    i = m.position[n]
     prev_n = numbers[i - 1] if i > 0 else None
     next_n = numbers[i + 1] if i + 1 < len(numbers) else None
     events = m.by_version.get(n, [])
@@ -394,9 +394,9 @@ def version_page(site: Site, m: ModelData, v: ModelVersion) -> str:
     if prev_n is not None:
         nav.append(link(version_file(prev_n), f"\u2190 v{prev_n}"))
         nav.append(link(f"compare.html#a={prev_n}&b={n}", f"compare with v{prev_n}"))
-    prod = m.state.stage_holder("production")
-    if prod is not None and prod.version != n:
-        nav.append(link(f"compare.html#a={prod.version}&b={n}", f"compare with production (v{prod.version})"))
+    top = m.holder(site.top_stage)
+    if top is not None and top.version != n:
+        nav.append(link(f"compare.html#a={top.version}&b={n}", f"compare with {top.stage} (v{top.version})"))
     if next_n is not None:
         nav.append(link(version_file(next_n), f"v{next_n} \u2192"))
     if nav:
@@ -503,7 +503,7 @@ def compare_data(site: Site, m: ModelData, pair: tuple[int, int]) -> dict:
 
 
 def compare_page(site: Site, m: ModelData) -> str:
-    pair = default_pair(m)
+    pair = default_pair(site, m)
     assert pair is not None
     body = [f"<h1>Compare {esc(m.name)} versions</h1>",
             '<p class="lead">Metrics with their difference, the params and data that changed, and the code. '
