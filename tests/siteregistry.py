@@ -78,9 +78,10 @@ def populate(root: Path, reg, tmp: Path, *, validated: bool = False) -> Path:
         art = tmp / f"sales{n}" / "model"
         art.mkdir(parents=True, exist_ok=True)
         (art / "model.txt").write_text(f"sales {n}\n")
-        api.register("sales", art, metrics={"rmspe": rmspe}, description=HOSTILE if n == 2 else "Sales forecast")
+        api.register("sales", art, metrics={"rmspe": rmspe}, description=HOSTILE if n == 2 else "Sales forecast",
+                     tags={"note": HOSTILE} if n == 2 else None)
     ok("promote", "sales", "1", "production", "--reason", "first launch")
-    ok("annotate", "sales", "--description", HOSTILE)
+    ok("annotate", "sales", "--description", "Weekly sales per store")
     return root
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from registry import forge
 from registry.site import chart
@@ -71,7 +73,7 @@ def test_manifest_text_is_escaped_everywhere(published, reg, tmp_path):
         assert '<script>alert("x")' not in text and "<img src=x" not in text, page
         assert text.count("<script") == text.count("</script>") == (2 if page.name == "compare.html" else 1)
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in (out / "models/sales/v2.html").read_text()
-    assert HOSTILE not in (out / "index.html").read_text()
+    assert HOSTILE not in (out / "models/sales/index.html").read_text()
 
 
 def test_forge_links_name_commits_and_tags_without_the_token(published, reg, tmp_path):
@@ -197,6 +199,37 @@ def test_read_path_does_not_import_the_site_package(published):
             "print('registry.site' in sys.modules, 'registry.forge' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(published)], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "ci"
+
+
+def test_ci_templates_build_and_publish_the_site_on_the_default_branch(published, tmp_path):
+    gh = yaml.safe_load((TEMPLATES / "registry-site.yml").read_text())
+    assert "push" in gh[True]  # YAML 1.1 reads the key `on` as true
+    build = gh["jobs"]["build"]
+    assert build["if"] == "github.ref_name == github.event.repository.default_branch"
+    assert build["steps"][0]["with"]["fetch-depth"] == 0
+    script = next(s["run"] for s in build["steps"] if s.get("name") == "Build the site")
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert gh["jobs"]["deploy"]["needs"] == "build"
+    assert gh["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages")
+    gl = yaml.safe_load((TEMPLATES / "registry-site.gitlab-ci.yml").read_text())["pages"]
+    assert gl["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}] and gl["variables"]["GIT_DEPTH"] == "0"
+    # the build commands as CI runs them: in a fresh full clone, with a `reg` on PATH
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "reg").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cli "$@"\n')
+    (shim / "reg").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"}
+    for name, commands, out in (("github", script, upload["with"]["path"]),
+                                ("gitlab", "\n".join(c for c in gl["script"] if not c.startswith("pip ")),
+                                 gl["artifacts"]["paths"][0])):
+        clone = tmp_path / name
+        git(tmp_path, "clone", "-q", str(published), str(clone))
+        subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=clone, env=env, check=True,
+                       capture_output=True)
+        assert (clone / out / "index.html").is_file() and (clone / out / "models/churn/v3.html").is_file(), name
 
 
 # -- the chart -------------------------------------------------------------------------------------

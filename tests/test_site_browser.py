@@ -92,7 +92,7 @@ def test_registry_page_lists_every_model_with_its_holders(chromium, site, publis
     assert rows["churn"]["production"] == "v2" and rows["churn"]["staging"] == "v4"
     assert rows["churn"]["aliases"] == "@challenger=v2 @champion=v3"
     assert rows["churn"]["description"] == "Predicts which customers cancel next month"
-    assert rows["sales"]["description"] == HOSTILE  # shown as text, never run
+    assert rows["sales"]["description"] == "Weekly sales per store"
     assert "Ada Lovelace: annotate" in rows["sales"]["last change"]
     assert v.problems == []
 
@@ -141,6 +141,14 @@ def test_model_page_shows_versions_stages_aliases_metrics_chart_and_timeline(chr
     promoted = next(r for r in timeline if r[2] == "promote" and r[5] == "better roc_auc")
     assert promoted[3] == "v2" and promoted[4] == "staging → production" and promoted[7] == "churn#production#3"
     assert v.problems == []
+
+
+def test_text_from_manifests_is_shown_never_run(chromium, site):
+    for rel in ("models/sales/index.html", "models/sales/v2.html"):
+        v = visit(chromium, url(site, rel))
+        assert HOSTILE in v.page.inner_text("main"), rel
+        assert v.page.eval_on_selector_all("main img, main script", "els => els.length") == 0
+        assert v.problems == [], rel  # no alert() dialog, no request for "x"
 
 
 def test_version_page_makes_the_manifest_readable(chromium, site, published):

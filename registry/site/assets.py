@@ -20,6 +20,7 @@ h1{font-size:24px;margin:12px 0 4px}h2{font-size:18px;margin:24px 0 8px;border-b
 padding-bottom:4px}h3{font-size:15px;margin:16px 0 6px}
 .muted{color:var(--muted)}.lead{color:var(--muted);margin:0 0 8px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+.mono{white-space:nowrap}
 table{border-collapse:collapse;margin:4px 0 8px}
 table.grid{width:100%}
 .grid th,.grid td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
