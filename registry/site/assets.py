@@ -23,6 +23,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .mono{white-space:nowrap}
 table{border-collapse:collapse;margin:4px 0 8px}
 table.grid{width:100%}
+table.cmp{width:auto;min-width:520px}
 .grid th,.grid td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 .grid thead th{background:var(--soft);font-weight:600;white-space:nowrap;position:sticky;top:0}
 .grid tbody tr:hover{background:#f3f6fa}

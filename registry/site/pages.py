@@ -65,6 +65,8 @@ def tag_cell(site: Site, tag: str | None) -> str:
 
 
 def what(ev: Event) -> str:
+    if ev.action == "delete":
+        return f"deleted (was {esc(ev.from_stage)})" if ev.from_stage else "deleted"
     if ev.from_stage or ev.to_stage:
         if ev.action == "register":
             return f"registered in {esc(ev.to_stage)}" + (f"; {esc(ev.detail)}" if ev.detail else "")
@@ -290,7 +292,7 @@ def lineage_section(site: Site, v: ModelVersion) -> str:
     code = [("git commit", commit_cell(site, str(sha)) if sha else "-")]
     if dirty is not None:
         code.append(("uncommitted changes", "yes: the artifact may not match that commit" if dirty else "no"))
-    out += ["<h3>Code</h3>", kv_table(code)]
+    out += ['<div class="cols"><section>', "<h3>Code</h3>", kv_table(code)]
     data = lin.pop("data", None)
     out.append("<h3>Data</h3>")
     if isinstance(data, dict) and data:
@@ -300,7 +302,7 @@ def lineage_section(site: Site, v: ModelVersion) -> str:
         out.append('<p class="muted">No data hashes recorded (register with <code>--from-dvc</code> to record '
                    "them).</p>")
     params = lin.pop("params", None)
-    out.append("<h3>Params</h3>")
+    out.append("</section><section><h3>Params</h3>")
     if isinstance(params, dict) and params:
         out.append(kv_table([(k, value(x)) for k, x in flatten(params).items()]))
     else:
@@ -309,6 +311,7 @@ def lineage_section(site: Site, v: ModelVersion) -> str:
     out.append("<h3>Environment</h3>")
     out.append(kv_table([(k, value(x)) for k, x in env.items()]) if isinstance(env, dict) and env else
                '<p class="muted">none</p>')
+    out.append("</section></div>")
     if lin:
         out += ["<h3>More</h3>", kv_table([(k, value(x)) for k, x in lin.items()])]
     return "".join(out)
