@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import urllib.parse
 from pathlib import Path
 
@@ -278,3 +279,27 @@ def test_screenshot_of_each_page_kind(chromium, site, tmp_path):
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 1200
         assert v.problems == []
+
+
+def test_odd_hand_edited_manifests_still_make_clean_pages(chromium, registry, reg, tmp_path, artifact):
+    for n in (1, 2):
+        assert reg(registry, "register", "churn", str(artifact)).exit_code == 0
+    path = registry / "models/churn/2/manifest.yaml"
+    text = path.read_text().replace("metrics: {}\n", "")
+    many = "".join(f"  m{i:02}: {i / 100}\n" for i in range(40))
+    path.write_text(text + "metrics:\n  roc_auc: .nan\n  f1: .inf\n  note: not a number\n" + many
+                    + "signature: just text\nvalidations: [an old note]\n")
+    manifest = path.read_text()
+    manifest = manifest.replace("lineage:\n", "lineage:\n  params: [1, 2]\n  data: not a mapping\n", 1)
+    path.write_text(manifest)
+    subprocess.run(["git", "commit", "-qam", "hand edit"], cwd=registry, check=True)
+    out = tmp_path / "site"
+    assert reg(registry, "site", str(out)).exit_code == 0
+    for rel in ("index.html", "models/churn/index.html", "models/churn/v1.html", "models/churn/v2.html",
+                "models/churn/compare.html", "models/churn/compare.html#a=2&b=1"):
+        v = visit(chromium, url(out, rel))
+        assert v.problems == [], (rel, v.problems)
+    model = visit(chromium, url(out, "models/churn/index.html")).page
+    assert model.eval_on_selector_all("figure.chart", "els => els.length") == 24
+    assert "16 more metrics are on the version pages" in model.inner_text("main")
+    assert len(_text(model, "#versions thead th")) == 3 + 10 + 3

@@ -2,6 +2,7 @@
 version, the commit the site is built from, and the forge to link to."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -9,6 +10,11 @@ from .. import forge as forge_mod
 from .. import git, history
 from ..history import Event
 from ..state import ModelState, RegistryState
+
+
+def finite(x) -> bool:
+    """A value a chart can place: a number, not a bool, NaN or infinity (a hand-edited manifest may hold any)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclass
@@ -39,12 +45,12 @@ class ModelData:
         return self._holders[stage]
 
     def metric_names(self) -> list[str]:
-        """Metrics with a number in at least one live version, in the order they first appear."""
+        """Metrics with a finite number in at least one live version, in the order they first appear."""
         names: list[str] = []
         seen: set[str] = set()
         for v in self.state.live():
             for k, x in v.metrics.items():
-                if k not in seen and isinstance(x, (int, float)) and not isinstance(x, bool):
+                if k not in seen and finite(x):
                     seen.add(k)
                     names.append(k)
         return names

@@ -14,12 +14,16 @@ from ..errors import RegistryError
 from ..history import Event
 from ..manifest import ModelVersion
 from . import chart
-from .collect import ModelData, Site
+from .collect import ModelData, Site, finite
 from .html import (alias_list, esc, ext_link, is_number, json_script, kv_table, link, num, page, plain, short,
                    signed, stage_badge, table, value)
 
 VERSIONS_PAGE = 50
 EVENTS_PAGE = 25
+# A manifest may hold any number of metrics: the table and the charts show the first ones, every version
+# page shows them all.
+MAX_COLUMNS = 10
+MAX_CHARTS = 24
 
 
 def model_dir(name: str) -> str:
@@ -217,17 +221,19 @@ def charts(site: Site, m: ModelData) -> str:
         return '<p class="muted">No numeric metrics recorded, so there is nothing to chart.</p>'
     marks = stage_marks(site, m)
     boxes, figures = [], []
-    for i, name in enumerate(metrics):
+    for i, name in enumerate(metrics[:MAX_CHARTS]):
         cid = f"chart-{i}"
-        points = [(v.version, float(v.metrics[name]), v.stage) for v in live if is_number(v.metrics.get(name))]
+        points = [(v.version, float(v.metrics[name]), v.stage) for v in live if finite(v.metrics.get(name))]
         svg = chart.trend(name, points, marks, chart_id=f"svg-{i}", stages=site.settings.stages)
         boxes.append(f'<label><input type="checkbox" data-chart="{cid}"{" checked" if i == 0 else ""}> '
                      f"{esc(name)}</label>")
         figures.append(f'<figure class="chart" id="{cid}">{svg}<figcaption>{esc(name)} by version; rings and '
                        f"dashed lines mark the versions that entered a stage (hover for who, when and why).</figcaption>"
                        "</figure>")
+    more = (f'<p class="muted">{len(metrics) - MAX_CHARTS} more metrics are on the version pages.</p>'
+            if len(metrics) > MAX_CHARTS else "")
     return (f'<fieldset class="metric-choice" hidden><legend>Metrics to chart</legend>{"".join(boxes)}</fieldset>'
-            + "".join(figures))
+            + "".join(figures) + more)
 
 
 def model_page(site: Site, m: ModelData) -> str:
@@ -235,7 +241,7 @@ def model_page(site: Site, m: ModelData) -> str:
     st = m.state
     live = st.live()
     latest = st.latest()
-    metrics = m.metric_names()
+    metrics = m.metric_names()[:MAX_COLUMNS]
     cards = [card("latest", link(version_file(latest.version), f"v{latest.version}") if latest else "-"),
              card("versions", f"{len(live)}" + (f' <span class="muted">(+{len(st.versions) - len(live)} deleted)</span>'
                                                if len(st.versions) > len(live) else ""))]
@@ -496,7 +502,7 @@ def compare_data(site: Site, m: ModelData, pair: tuple[int, int]) -> dict:
         data = v.lineage.get("data") if isinstance(v.lineage.get("data"), dict) else {}
         versions.append({
             "v": n, "stage": v.stage, "deleted": bool(v.deleted),
-            "metrics": [[k, x if is_number(x) else None, num(x)] for k, x in v.metrics.items()],
+            "metrics": [[k, x if finite(x) else None, num(x)] for k, x in v.metrics.items()],
             "params": {k: plain(x) for k, x in params.items()},
             "data": {k: str(x) for k, x in data.items() if x},
             "git": str(v.lineage.get("git_sha") or "") or None, "dirty": bool(v.lineage.get("git_dirty")),
