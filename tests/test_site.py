@@ -120,7 +120,14 @@ def test_no_forge_remote_means_plain_commit_ids(registry, reg, tmp_path, artifac
     _site(reg, registry, out)
     page = (out / "models/churn/v1.html").read_text()
     assert "https://" not in page
-    assert git(registry, "rev-parse", "HEAD").strip()[:8] in page
+    head = git(registry, "rev-parse", "HEAD").strip()
+    assert head[:8] in page and "uncommitted registry changes" not in page
+    # the working tree is what is published, and the footer says when it is not the commit
+    manifest = registry / "models/churn/1/manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("description: ''", "description: edited by hand"))
+    _site(reg, registry, out)
+    page = (out / "models/churn/v1.html").read_text()
+    assert "edited by hand" in page and f"{head[:8]}</span> (" in page and "plus uncommitted registry changes" in page
 
 
 def test_rev_builds_the_registry_as_it_was(published, reg, tmp_path):
