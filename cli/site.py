@@ -15,8 +15,9 @@ from .app import JsonOpt, app, open_registry
 def site(ctx: typer.Context,
          out: Path = typer.Argument(..., metavar="OUT", help="Folder for the site: new, empty, or one `reg site` "
                                                              "wrote before (it is replaced whole)."),
-         rev: Optional[str] = typer.Option(None, "--rev", metavar="REV", help="The registry as it was at this git revision "
-                                                               "(default: the working tree)."),
+         rev: Optional[str] = typer.Option(None, "--rev", metavar="REV",
+                                           help="The registry as it was at this git revision (default: the working "
+                                                "tree)."),
          as_json: bool = JsonOpt):
     """Write the registry as static pages: models, versions, metric trends, timelines, comparisons.
     No server and nothing from the network: open OUT/index.html, or publish OUT on any static host."""

@@ -121,7 +121,8 @@ def trend(metric: str, points: list[tuple[int, float, str]], marks: list[Mark], 
     parts.append(f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{TOP + h}" y2="{TOP + h}" stroke="#8c959f"/>'
                  f'<text x="{LEFT + w / 2:.0f}" y="{HEIGHT - 4}" text-anchor="middle" font-size="11" '
                  f'fill="#59636e">version</text>'
-                 f'<text x="{LEFT}" y="{TOP - 10}" font-size="12" font-weight="600" fill="#1f2328">{esc(metric)}</text>')
+                 f'<text x="{LEFT}" y="{TOP - 10}" font-size="12" font-weight="600" fill="#1f2328">'
+                 f"{esc(metric)}</text>")
     for m in marks:
         if m.version not in value_of:
             continue

@@ -40,10 +40,7 @@ def footer(site: Site, up: str) -> str:
     if site.commit is None:
         where = "a repository with no commit yet"
     else:
-        sha = site.commit
-        ref = ext_link(site.forge.commit(sha), sha[:8], sha) if site.forge else \
-            f'<span class="mono" title="{esc(sha)}">{esc(sha[:8])}</span>'
-        where = f"commit {ref} ({esc(site.commit_time or '')})"
+        where = f"commit {commit_cell(site, site.commit)} ({esc(site.commit_time or '')})"
         if site.dirty:
             where += " plus uncommitted registry changes"
     return (f'Built by <code>reg site</code> from {where}. {link(up + "index.html", "All models")}. '
@@ -79,11 +76,12 @@ def what(ev: Event) -> str:
     return esc(ev.detail) if ev.detail else "-"
 
 
-def event_rows(site: Site, events: list[Event], *, with_version: bool, versions_here: set[int] | None = None) -> list[str]:
+def event_rows(site: Site, events: list[Event], *, with_version: bool,
+               versions_here: set[int] | None = None) -> list[str]:
     rows = []
     for ev in events:
-        cells = [f'<td class="mono">{esc(ev.time)}</td>', f'<td title="{esc(ev.actor)}">{esc(actor_name(ev.actor))}</td>',
-                 f"<td>{esc(ev.action)}</td>"]
+        cells = [f'<td class="mono">{esc(ev.time)}</td>',
+                 f'<td title="{esc(ev.actor)}">{esc(actor_name(ev.actor))}</td>', f"<td>{esc(ev.action)}</td>"]
         if with_version:
             if ev.version is None:
                 cells.append("<td>model</td>")
@@ -159,7 +157,8 @@ def registry_page(site: Site) -> str:
             change = (f'<span class="mono">{esc(last.time)}</span><br>{esc(actor_name(last.actor))}: '
                       f"{esc(last.action)}{esc(ver)}{esc(to)}")
         card_ = m.state.card
-        aliases = sorted(m.state.aliases().items())
+        aliases = " ".join(link(prefix + version_file(n), f"@{a}=v{n}", cls="alias")
+                           for a, n in sorted(m.state.aliases().items()))
         rows.append(
             f'<tr data-model="{esc(m.name)}"><td>{link(prefix + "index.html", m.name)}</td>'
             f'<td class="desc" title="{esc(card_.description if card_ else "")}">'
@@ -167,7 +166,7 @@ def registry_page(site: Site) -> str:
             f"<td>{link(prefix + version_file(latest.version), f'v{latest.version}') if latest else '-'}</td>"
             f'<td class="n">{len(m.state.live())}</td>'
             + "".join(f"<td>{holders(m, s, prefix)}</td>" for s in stages)
-            + f"<td>{' '.join(link(prefix + version_file(n), f'@{a}=v{n}', cls='alias') for a, n in aliases) or '-'}</td>"
+            + f"<td>{aliases or '-'}</td>"
             f"<td>{esc(', '.join(card_.owners)) if card_ and card_.owners else '-'}</td>"
             f"<td>{change}</td></tr>")
     total = sum(len(m.state.live()) for m in site.models)
@@ -228,8 +227,8 @@ def charts(site: Site, m: ModelData) -> str:
         boxes.append(f'<label><input type="checkbox" data-chart="{cid}"{" checked" if i == 0 else ""}> '
                      f"{esc(name)}</label>")
         figures.append(f'<figure class="chart" id="{cid}">{svg}<figcaption>{esc(name)} by version; rings and '
-                       f"dashed lines mark the versions that entered a stage (hover for who, when and why).</figcaption>"
-                       "</figure>")
+                       "dashed lines mark the versions that entered a stage (hover for who, when and why)."
+                       "</figcaption></figure>")
     more = (f'<p class="muted">{len(metrics) - MAX_CHARTS} more metrics are on the version pages.</p>'
             if len(metrics) > MAX_CHARTS else "")
     return (f'<fieldset class="metric-choice" hidden><legend>Metrics to chart</legend>{"".join(boxes)}</fieldset>'
@@ -260,7 +259,8 @@ def model_page(site: Site, m: ModelData) -> str:
             f"<td>{link(version_file(n), f'v{n}')}</td><td>{stage_badge(v.stage, v.deleted)}</td>"
             f"<td>{alias_list(v.aliases)}</td>"
             + "".join(f'<td class="n">{esc(num(v.metrics.get(k)))}</td>' for k in metrics)
-            + f'<td class="mono">{esc(v.created_at)}</td><td title="{esc(v.created_by)}">{esc(actor_name(v.created_by))}</td>'
+            + f'<td class="mono">{esc(v.created_at)}</td>'
+            f'<td title="{esc(v.created_by)}">{esc(actor_name(v.created_by))}</td>'
             f'<td class="desc" title="{esc(v.description)}">{esc(v.description)}</td></tr>')
     versions = table(["version", "stage", "aliases", *metrics, "created at", "created by", "description"], rows,
                      attrs=f' id="versions" data-page-size="{VERSIONS_PAGE}" data-label="versions"') if rows else \
