@@ -204,7 +204,10 @@ def test_compare_shows_the_differences_reg_compare_finds(chromium, site, publish
         page = scripted.page
         page.select_option("#cmp-a", str(a))
         page.select_option("#cmp-b", str(b))
-        page.wait_for_function(f"location.hash === '#a={a}&b={b}'")
+        assert page.evaluate("location.hash") == f"#a={a}&b={b}"
+        # the hashchange that re-renders is a task of its own: wait for the pair's heading
+        page.wait_for_function(f"(h => h.startsWith('v{a} (') && h.includes(' vs v{b} ('))"
+                               "(document.querySelector('#compare-result h2').innerText)")
         shown = _compare(page)
         stage = lambda side: "deleted" if said[side]["deleted"] else said[side]["stage"]  # noqa: E731
         assert shown["title"] == f"v{a} ({stage('a')}) vs v{b} ({stage('b')})"
