@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, lineage as lineage_mod, yamlio
+from . import artifacts, git, lineage as lineage_mod, yamlio
 from .errors import StateError, UsageError
 
 CODE_SUFFIXES = lineage_mod.CODE_SUFFIXES
@@ -88,12 +87,10 @@ def _locate(spec: str, cwd: Path, root: Path) -> tuple[Path, str]:
 
 def _files_with_stage(root: Path, stage: str) -> list[str]:
     """The repository's dvc.yaml files (committed or not) that define `stage`, relative to its root."""
-    proc = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", "dvc.yaml", "*/dvc.yaml"],
-                          cwd=str(root), capture_output=True, text=True)
     found = []
-    for rel in proc.stdout.split("\n")[:50] if proc.returncode == 0 else []:
+    for rel in git.listed_files(root, ["dvc.yaml", "*/dvc.yaml"])[:50]:
         try:
-            if rel and stage in (yamlio.read(root / rel, rel).get("stages") or {}):
+            if stage in (yamlio.read(root / rel, rel).get("stages") or {}):
                 found.append(rel)
         except Exception:  # a dvc.yaml that does not parse is no hint
             continue
@@ -216,9 +213,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
 
 
 def _uncommitted(path: Path) -> bool:
-    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", path.name],
-                          cwd=str(path.parent), capture_output=True, text=True)
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    return git.is_modified(path.parent, [path.name])
 
 
 def _collect_metrics(run: StageRun, stage: str, paths: list[str], lock_outs: dict, base: Path) -> None:

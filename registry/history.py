@@ -12,22 +12,19 @@ Also here: parsing a user's date, and finding the commit that was current at a t
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from . import git, yamlio
-from .errors import CorruptState, UsageError
+from . import git, rules
+from .errors import CorruptState, GitError, UsageError
+from .git import Change
 from .manifest import ModelVersion, version_from_dict
+from .rules import NO_REASON
 from .state import ParseCache
 
-NO_REASON = "(none given)"
 ACTIONS = ("register", "promote", "archive", "alias", "annotate", "delete", "rollback", "validate")
-_MANIFEST_RE = re.compile(r"models/([^/]+)/(\d+)/manifest\.yaml")
-_CARD_RE = re.compile(r"models/([^/]+)/model\.yaml")
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 
@@ -44,19 +41,17 @@ def trailers(message: str) -> dict[str, str]:
 def held_stage(root: Path, rel: str, stage: str, cache: ParseCache, *, rev: str = "HEAD",
                initial_stage: str = "none") -> bool:
     """Whether the manifest at `rel` said `stage` in any commit up to `rev` (its own history only)."""
-    out = git.run(["log", "--format=", "--raw", "--no-abbrev", "--no-renames", rev, "--", rel], root)
-    for line in out.splitlines():
-        parts = line.lstrip(":").split()
-        if len(parts) < 5 or set(parts[3]) == {"0"}:
-            continue
-        sha = parts[3]
+    reader = git.blobs(root)
+    for sha in git.path_blobs(root, rel, rev):
         try:
-            data = cache.blob(sha, rel, lambda: git.run(["cat-file", "blob", sha], root))
+            data = cache.blob(sha, rel, lambda: reader.read_text(sha))
         except CorruptState:
             continue
         if isinstance(data, dict) and str(data.get("stage") or initial_stage).lower() == stage:
             return True
     return False
+
+
 _REASON_RE = re.compile(r"^Reason:[ \t]*(.+)$", re.M)
 
 
@@ -78,13 +73,6 @@ class Event:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class Change:
-    path: str
-    old: str | None  # blob id before, None when added
-    new: str | None  # blob id after, None when removed
 
 
 @dataclass
@@ -140,9 +128,7 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
 
 def commit_at(root: Path, when: dt.datetime, rev: str = "HEAD") -> str | None:
     """The last commit of `rev`'s first-parent history made at or before `when` (what was checked out then)."""
-    out = git.run(["rev-list", "--first-parent", "-1", f"--before={int(when.timestamp())}", rev, "--"], root,
-                  check=False)
-    return out.strip() or None
+    return git.commit_before(root, int(when.timestamp()), rev)
 
 
 # -- reading the log -------------------------------------------------------------------------------
@@ -171,22 +157,11 @@ def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.da
     folder of ten thousand versions is a large tree to compare per commit."""
     if git.head(root) is None:
         return []
-    args = ["log", "-z", "--no-color", "--date-order", "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
-            "--format=%x1e%H%x1f%P%x1f%an <%ae>%x1f%cd%x1f%B"]
-    if since is not None:
-        args.append(f"--since={int(since.timestamp())}")
-    # One pipe only (stderr discarded) lets Python read the output in one go, without a select loop.
-    proc = subprocess.run(["git", *args, rev, "--"], cwd=str(root), stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"})
-    if proc.returncode != 0:
-        raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
-    commits = []
-    for record in proc.stdout.decode("utf-8", "replace").split("\x1e")[1:]:
-        parts = record.split("\x1f")
-        if len(parts) < 5:
-            continue
-        sha, parents, actor, when, message = parts[:5]
-        commits.append(Commit(sha, parents.split(), actor, when, message.strip("\0").strip()))
+    try:
+        entries = git.log(root, [rev], since=int(since.timestamp()) if since is not None else None)
+    except GitError:
+        raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists") from None
+    commits = [Commit(e.sha, e.parents, e.author, e.time, e.message) for e in entries]
     fast = {c.sha for c in commits if not with_changes and _fast(c)}
     diffed = {c.sha for c in commits if c.sha not in fast and len(c.parents) <= 1}
     if diffed:
@@ -202,25 +177,9 @@ def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.da
 
 
 def _fill_changes(root: Path, commits: list[Commit], model: str | None) -> None:
-    by_sha = {c.sha: c for c in commits}
-    proc = subprocess.run(["git", "diff-tree", "--stdin", "--root", "-r", "-z", "--raw", "--no-abbrev",
-                           "--no-renames", "--", *_pathspecs(model)], cwd=str(root),
-                          input="\n".join(by_sha) + "\n", capture_output=True, text=True)
-    tokens = proc.stdout.split("\0")
-    current = None
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i].strip("\n")
-        if tok.startswith(":") and i + 1 < len(tokens) and current is not None:
-            meta = tok[1:].split()
-            old, new = meta[2], meta[3]
-            current.changes.append(Change(tokens[i + 1], None if set(old) == {"0"} else old,
-                                          None if set(new) == {"0"} else new))
-            i += 2
-            continue
-        if tok in by_sha:
-            current = by_sha[tok]
-        i += 1
+    found = git.changes_by_commit(root, [c.sha for c in commits], _pathspecs(model))
+    for c in commits:
+        c.changes.extend(found.get(c.sha, []))
 
 
 def changes_of(root: Path, c: Commit, model: str | None = None) -> list[Change]:
@@ -229,20 +188,8 @@ def changes_of(root: Path, c: Commit, model: str | None = None) -> list[Change]:
     return c.changes
 
 
-def tags_by_commit(root: Path) -> dict[str, list[str]]:
-    out = git.run(["for-each-ref", "--format=%(objectname) %(*objectname) %(refname:strip=2)", "refs/tags"], root)
-    found: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3:
-            continue
-        obj, peeled, name = parts
-        found.setdefault(peeled or obj, []).append(name)
-    return found
-
-
 class Blobs:
-    """Parsed manifests by blob id: the shared parse cache first, then one `git cat-file --batch`."""
+    """Parsed manifests by blob id, read through the shared parse cache (one batch read for its misses)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -251,35 +198,9 @@ class Blobs:
 
     def load(self, wanted: dict[str, str]) -> None:
         """wanted: blob id -> path (for messages)."""
-        table = self.cache._table("blobs")
-        missing = []
-        for sha in wanted:
-            if sha in self.parsed:
-                continue
-            if sha in table:
-                self.parsed[sha] = table[sha]
-            else:
-                missing.append(sha)
-        if missing:
-            proc = subprocess.run(["git", "cat-file", "--batch"], cwd=str(self.root),
-                                  input=("\n".join(missing) + "\n").encode(), capture_output=True)
-            data, pos = proc.stdout, 0
-            for sha in missing:
-                nl = data.index(b"\n", pos)
-                header = data[pos:nl].split()
-                pos = nl + 1
-                if len(header) < 3 or header[1] == b"missing":
-                    continue
-                size = int(header[2])
-                text = data[pos:pos + size].decode("utf-8", "replace")
-                pos += size + 1
-                try:
-                    parsed = yamlio.parse(text, wanted[sha])
-                except CorruptState:
-                    parsed = {}
-                self.parsed[sha] = parsed
-                table[sha] = parsed
-            self.cache.note_misses("blobs", len(wanted))
+        need = {sha: path for sha, path in wanted.items() if sha not in self.parsed}
+        if need:
+            self.parsed.update(self.cache.prefetch(need))
             self.cache.save()
 
     def version(self, sha: str | None, path: str) -> ModelVersion | None:
@@ -352,18 +273,18 @@ def _from_diff(c: Commit, blobs: Blobs, archive_stage: str) -> list[Event]:
     base = dict(time=c.time, actor=c.actor, reason=reason, commit=c.sha, subject=c.subject)
     out: list[Event] = []
     for ch in c.changes:
-        card = _CARD_RE.fullmatch(ch.path)
+        card = rules.card_of(ch.path)
         if card:
             old, new = blobs.get(ch.old) or {}, blobs.get(ch.new) or {}
             if ch.new is not None and (old.get("description"), old.get("tags")) != (new.get("description"),
                                                                                     new.get("tags")):
-                out.append(Event(action="annotate", model=card.group(1), version=None, from_stage=None,
+                out.append(Event(action="annotate", model=card, version=None, from_stage=None,
                                  to_stage=None, detail="model description/tags", **base))
             continue
-        m = _MANIFEST_RE.fullmatch(ch.path)
-        if not m:
+        found = rules.manifest_of(ch.path)
+        if not found:
             continue
-        model, number = m.group(1), int(m.group(2))
+        model, number = found
         old, new = blobs.version(ch.old, ch.path), blobs.version(ch.new, ch.path)
         ev = dict(model=model, version=number, **base)
         if old is None and new is None:
@@ -406,7 +327,7 @@ def _from_diff(c: Commit, blobs: Blobs, archive_stage: str) -> list[Event]:
 
 
 def _manifest_paths(c: Commit) -> set[str]:
-    return {ch.path for ch in c.changes if _MANIFEST_RE.fullmatch(ch.path)}
+    return {ch.path for ch in c.changes if rules.manifest_of(ch.path)}
 
 
 def explain(commits: list[Commit], root: Path, archive_stage: str = "archived") -> dict[str, list[Event]]:
@@ -444,7 +365,7 @@ def events(root: Path, model: str | None = None, *, stage: str | None = None, si
     """Every registry event reachable from `rev`, newest first."""
     commits = log(root, model, rev=rev, since=since)
     explained = explain(commits, root, archive_stage)
-    tags = tags_by_commit(root)
+    tags = git.tags_by_commit(root)
     out: list[Event] = []
     for c in commits:
         for ev in explained.get(c.sha, []):
