@@ -399,18 +399,20 @@ class BlobReader:
 
 _READERS: "collections.OrderedDict[str, BlobReader]" = collections.OrderedDict()
 MAX_READERS = 4
+_READERS_LOCK = threading.Lock()
 
 
 def blobs(root: Path) -> BlobReader:
     """The repository's shared BlobReader (a few are kept; the least recently used is closed)."""
     key = str(Path(root).resolve())
-    reader = _READERS.get(key)
-    if reader is None:
-        reader = _READERS[key] = BlobReader(Path(key))
-        while len(_READERS) > MAX_READERS:
-            _READERS.popitem(last=False)[1].close()
-    _READERS.move_to_end(key)
-    return reader
+    with _READERS_LOCK:
+        reader = _READERS.get(key)
+        if reader is None:
+            reader = _READERS[key] = BlobReader(Path(key))
+            while len(_READERS) > MAX_READERS:
+                _READERS.popitem(last=False)[1].close()
+        _READERS.move_to_end(key)
+        return reader
 
 
 @atexit.register
