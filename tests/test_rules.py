@@ -95,3 +95,25 @@ def test_check_since_the_commit_before_accepts_every_change_reg_makes(registry, 
     first = git(root, "rev-list", "--max-parents=0", "HEAD").strip()
     whole = reg(root, "check", "--base", first)
     assert whole.exit_code == 0 and whole.stdout.splitlines()[-1].startswith("reg check: ok ("), whole.output
+
+
+def test_one_blob_reader_serves_objects_written_after_it_started(repo):
+    """The persistent `git cat-file --batch` of registry/git.py: a long-lived process (a check after new
+    commits, a serving host after a fetch) must see objects that did not exist when it started, in bulk
+    beyond one chunk of requests, and say nothing of ids that are missing."""
+    from registry import git as git_mod
+
+    reader = git_mod.blobs(repo)
+    first = git(repo, "rev-parse", "HEAD:README.md").strip()
+    assert reader.read(first) == b"# project\n"
+    # many objects at once, written after the reader started
+    (repo / "many").mkdir()
+    for i in range(git_mod.BlobReader.CHUNK + 5):
+        (repo / "many" / f"{i}.txt").write_text(f"blob {i}\n")
+    git(repo, "add", "many")
+    git(repo, "commit", "-qm", "many")
+    tree = git_mod.ls_tree(repo, "HEAD", "many")
+    found = reader.read_many([*tree.values(), "0" * 40])
+    assert len(found) == len(tree) and "0" * 40 not in found
+    assert {found[sha] for sha in tree.values()} == {f"blob {i}\n".encode() for i in range(len(tree))}
+    assert git_mod.blobs(repo) is reader  # one process per repository
