@@ -55,6 +55,15 @@ def held_stage(root: Path, rel: str, stage: str, cache: ParseCache, *, rev: str 
 _REASON_RE = re.compile(r"^Reason:[ \t]*(.+)$", re.M)
 
 
+def reason_in(message: str, reg_trailers: dict[str, str] | None = None) -> str | None:
+    """The reason a commit message gives: its Reg-Reason trailer, else a `Reason:` line (plain git)."""
+    t = trailers(message) if reg_trailers is None else reg_trailers
+    if t.get("Reg-Reason"):
+        return t["Reg-Reason"]
+    m = _REASON_RE.search(message)
+    return m.group(1).strip() if m else None
+
+
 @dataclass
 class Event:
     time: str  # when the commit was made (committer date, UTC)
@@ -101,11 +110,7 @@ class Commit:
 
     @property
     def reason(self) -> str | None:
-        t = self.trailers
-        if t.get("Reg-Reason"):
-            return t["Reg-Reason"]
-        m = _REASON_RE.search(self.message)
-        return m.group(1).strip() if m else None
+        return reason_in(self.message, self.trailers)
 
 
 # -- dates -----------------------------------------------------------------------------------------

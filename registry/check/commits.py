@@ -59,16 +59,9 @@ class Range:
         return m.card if m else None
 
 
-def trailer(message: str, key: str) -> str | None:
-    if key.startswith("Reg-"):
-        return history.trailers(message).get(key) or None
-    m = re.search(rf"^{re.escape(key)}:[ \t]*(.+)$", message, re.M)  # "Reason:" is a body line
-    return m.group(1).strip() if m else None
-
-
 def reason_of(message: str) -> str | None:
     """The reason a commit gives (its trailer, else a `Reason:` line); reg's placeholder is no reason."""
-    return rules.given_reason(trailer(message, "Reg-Reason") or trailer(message, "Reason"))
+    return rules.given_reason(history.reason_in(message))
 
 
 def _short(value) -> str:
@@ -197,10 +190,11 @@ def _judge_move(rng: Range, c: LogEntry, report: Report, name, number, old, new,
     rel = f"models/{name}/{number}/manifest.yaml"
     by = f"in {c.sha[:8]} by {c.email}"
     reason = reason_of(c.message)
-    forced = trailer(c.message, "Reg-Forced") is not None
+    said = history.trailers(c.message)
+    forced = bool(said.get("Reg-Forced"))
     # `reg rollback` or a plain `git revert` puts back a state that was accepted: judge who, not the gates.
     # Only a real one: the version held that stage before (anyone can type "This reverts commit").
-    says_rollback = trailer(c.message, "Reg-Action") == "rollback" or _REVERT_LINE.search(c.message) is not None
+    says_rollback = said.get("Reg-Action") == "rollback" or _REVERT_LINE.search(c.message) is not None
     rollback = says_rollback and parent is not None and history.held_stage(
         rng.root, rel, new_stage, rng.state(parent).cache, rev=parent,
         initial_stage=rng.state(parent).settings.initial_stage)
