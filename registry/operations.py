@@ -17,6 +17,7 @@ from .errors import NotFound, StateError, UsageError
 from .manifest import MUTABLE_FIELDS, ModelVersion, card_path, new_card_text
 from .state import ModelState, RegistryState
 
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
