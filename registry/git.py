@@ -172,6 +172,13 @@ def commit_before(root: Path, when_ts: int, rev: str = "HEAD") -> str | None:
     return out.strip() or None
 
 
+def commit_time(root: Path, commit: str) -> str | None:
+    """When `commit` was made (committer date), UTC, as 2026-11-23T15:20:00Z."""
+    out = run(["show", "-s", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "--format=%cd", commit], root,
+              env={"TZ": "UTC"})
+    return out.strip() or None
+
+
 def tags_by_commit(root: Path) -> dict[str, list[str]]:
     """Tag names by the commit they point at (annotated tags peeled)."""
     out = run(["for-each-ref", "--format=%(objectname) %(*objectname) %(refname:strip=2)", "refs/tags"], root)
