@@ -31,3 +31,8 @@ class StorageError(RegistryError):
 
 class PolicyError(RegistryError):
     """A gate or permission refused the change."""
+
+
+class HostileContent(CorruptState):
+    """A file reg refuses to read or act on at all: YAML anchors or aliases, over the size cap, a path
+    outside its folder, a symlink in an artifact. Refused on every read path, never skipped."""

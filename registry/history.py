@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import git, yamlio
-from .errors import CorruptState, UsageError
+from .errors import CorruptState, HostileContent, UsageError
 from .manifest import ModelVersion, version_from_dict
 from .state import ParseCache
 
@@ -275,10 +275,12 @@ class Blobs:
                 pos += size + 1
                 try:
                     parsed = yamlio.parse(text, wanted[sha])
+                    table[sha] = parsed
+                except HostileContent:
+                    raise  # anchors, oversized: refused on every read path, never read around
                 except CorruptState:
-                    parsed = {}
+                    parsed = {}  # unreadable here; never cached, so every other reader refuses it too
                 self.parsed[sha] = parsed
-                table[sha] = parsed
             self.cache.note_misses("blobs", len(wanted))
             self.cache.save()
 
