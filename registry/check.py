@@ -141,6 +141,7 @@ def check_tree(root: Path, rev: str = "HEAD", cache=None) -> list[Problem]:
     tree = state._tree or {}
     _prefetch(state, [p for p in tree if p.endswith((".yaml", ".dvc"))])
     problems += _check_webhooks(s)
+    problems += _check_pointers(state, [p for p in tree if p.endswith(".dvc")])
     by_model: dict[str, list[str]] = {}
     for path in tree:
         parts = path.split("/")
@@ -182,6 +183,21 @@ def _prefetch(state: RegistryState, rels: list[str]) -> None:
             state.cache.blob(sha, want.get(sha, sha), lambda: body)
         except CorruptState:
             pass  # read again (and reported) where it is needed
+
+
+def _check_pointers(state: RegistryState, rels: list[str]) -> list[Problem]:
+    """Every DVC pointer under models/ tracks the folder beside it, named like it: `dvc pull` writes where a
+    pointer says, on every clone and serving host."""
+    from .paths import pointer_problem
+
+    problems: list[Problem] = []
+    for rel in rels:
+        # one that does not parse is reported where its model is checked (or here, outside any model)
+        data = _read(state, rel, problems if rel.count("/") < 2 else [])
+        problem = pointer_problem(data, rel) if data is not None else None
+        if problem:
+            problems.append(Problem(rel, problem))
+    return problems
 
 
 def _check_webhooks(s) -> list[Problem]:

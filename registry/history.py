@@ -292,6 +292,8 @@ class Blobs:
             return None
         try:
             return version_from_dict(data, path)
+        except HostileContent:
+            raise
         except CorruptState:
             return None
 

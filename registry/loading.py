@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import paths
 from .errors import NotFound, RegistryError, StorageError, UsageError
 from .manifest import ModelVersion, version_from_dict
 
@@ -359,6 +360,6 @@ def load_dir(path: str | Path, *, trust_pickle: bool = False, trusted_types: lis
     if not manifest_file.is_file():
         raise NotFound(f"{path} has no {MANIFEST_NAME}; make it with `reg pull REF --to {path}`")
     manifest = read_manifest_file(manifest_file)
-    folder = path / manifest.artifact.get("path", "model")
+    folder = paths.inside(path, manifest.artifact.get("path", paths.ARTIFACT_DIR), "artifact.path")
     return load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types,
                        restore=f"reg pull {manifest.model}/{manifest.version} --to {path}")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import CorruptState
+from . import paths
+from .refs import NAME_RE
+from .errors import CorruptState, HostileContent
 
 SCHEMA = 1
 # Fields that describe what was registered. `reg check` refuses any change to them.
@@ -49,7 +51,7 @@ class ModelVersion:
 
     @property
     def artifact_path(self) -> str:
-        return f"models/{self.model}/{self.version}/{self.artifact.get('path', 'model')}"
+        return f"models/{self.model}/{self.version}/{paths.ARTIFACT_DIR}"  # artifact.path may say nothing else
 
     @property
     def md5(self) -> str | None:
@@ -85,9 +87,17 @@ def version_from_dict(data: dict, where: str) -> ModelVersion:
                              ("overrides", list, "a list")):
         if data.get(name) and not isinstance(data[name], kind):
             raise CorruptState(f"{where}: '{name}' must be {word}: fix or restore it (git checkout -- {where})")
+    stage = str(data.get("stage") or "none").lower()
+    # model, stage and aliases become path parts (models/<model>/<stage>.dvc) and artifact.path a folder:
+    # whatever could lead outside is refused here, where every reader and `reg check` parse a manifest
+    paths.check_artifact(data.get("artifact"), where)
+    for what, value in [("model", model), ("stage", stage)] + [("alias", a) for a in aliases]:
+        if not isinstance(value, str) or not NAME_RE.fullmatch(value) or ".." in value:
+            raise HostileContent(f"{where}: {what} {str(value)[:80]!r} is not a valid name (a-z, 0-9, '.', '_', '-'); "
+                                 f"refusing to use it: fix or restore it (git checkout -- {where})")
     return ModelVersion(
         model=str(model), version=version,
-        stage=str(data.get("stage") or "none").lower(),
+        stage=stage,
         aliases=[str(a) for a in aliases],
         description=data.get("description") or "",
         tags={str(k): v for k, v in tags.items()},

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import artifacts
+from . import artifacts, paths, yamlio
 from .errors import NotFound, StorageError, UsageError
 from .loading import MANIFEST_NAME, IntegrityError, locate, verify
 from .manifest import ModelVersion
@@ -18,9 +18,10 @@ def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = Non
     label = f"{manifest.model} v{manifest.version}"
     if manifest.deleted:
         raise NotFound(f"{label} was deleted ({manifest.deleted_reason}); its artifact is no longer tracked")
-    pointer = f"models/{manifest.model}/{manifest.version}/{manifest.artifact.get('path', 'model')}.dvc"
+    pointer = f"{manifest.artifact_path}.dvc"
     if not (root / pointer).is_file():
         raise NotFound(f"{label} has no artifact pointer {pointer}; the registry is incomplete (run `reg check`)")
+    paths.check_pointer(yamlio.read(root / pointer, pointer), pointer)  # DVC writes where it says
     if remote is None:
         from .settings import read
 
@@ -57,9 +58,10 @@ def place(root: Path, folder: Path, manifest: ModelVersion, to: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
-        shutil.copytree(folder, tmp / manifest.artifact.get("path", "model"))
+        target = paths.inside(tmp, manifest.artifact.get("path", paths.ARTIFACT_DIR), "artifact.path")
+        shutil.copytree(folder, target)
         shutil.copyfile(root / manifest.path, tmp / MANIFEST_NAME)
-        verify(tmp / manifest.artifact.get("path", "model"), manifest)
+        verify(target, manifest)
         if to.exists():
             old = to.with_name(f".{to.name}.reg-{os.getpid()}.old")
             os.replace(to, old)
