@@ -15,6 +15,7 @@ from . import artifacts, git, lineage as lineage_mod, policy, refs, yamlio
 from .changes import ChangeSet, Tag, stage_tag_number
 from .errors import NotFound, StateError, UsageError
 from .manifest import MUTABLE_FIELDS, ModelVersion, card_path, new_card_text
+from .plainfiles import plain_files
 from .state import ModelState, RegistryState
 
 NO_REASON = "(none given)"
@@ -165,6 +166,7 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
     check_not_ignored(root, f"{version_dir}/model.dvc")
     cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=[version_dir])
     try:
+        plain_files(path)  # before a byte is copied: no links, FIFOs or devices
         artifacts.copy_in(path, root / version_dir / "model")
         info = artifacts.hash_into_cache(root, root / version_dir / "model")
         info = {"path": "model", **info, "format": fmt or artifacts.detect_format(root / version_dir / "model")}
