@@ -29,7 +29,8 @@ def output_column(sig: dict | None) -> str:
 
 
 def predict_csv(root: str | Path, ref: str, input_path: str | Path, output_path: str | Path, *,
-                trust_pickle: bool = False, progress: bool = False) -> BatchResult:
+                trust_pickle: bool = False, progress: bool = False,
+                trusted_types: list[str] | None = None) -> BatchResult:
     root = git.toplevel(Path(root).resolve())
     manifest = read_state(root).resolve(ref)
     if manifest.deleted:
@@ -49,7 +50,7 @@ def predict_csv(root: str | Path, ref: str, input_path: str | Path, output_path:
         from .pulling import pull_version
 
         folder = pull_version(root, manifest, progress=progress)
-    model = load_folder(folder, manifest, trust_pickle=trust_pickle)
+    model = load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types)
     try:
         values = model.predict(features)
     except Exception as exc:

@@ -24,9 +24,12 @@ from .manifest import ModelVersion, version_from_dict
 CHUNK = 1 << 20
 MANIFEST_NAME = "manifest.yaml"
 
-# skops refuses to build any type it does not trust by default; these are also safe for a fitted
-# scikit-learn preprocessing pipeline (numpy dtypes, sparse matrices). Anything else needs the caller's word.
-SAFE_TYPE_PREFIXES = ("sklearn.", "scipy.sparse.", "lightgbm.sklearn.")
+# skops refuses to build any type it does not trust by default. Beyond its own list, a fitted scikit-learn
+# preprocessing pipeline needs some estimator classes and numpy/scipy data types. Only CLASSES are trusted
+# by default: a name under these prefixes may also be a function (`sklearn.datasets.dump_svmlight_file`
+# inside a FunctionTransformer writes any file), and a function needs the caller's explicit trusted_types.
+ESTIMATOR_PREFIXES = ("sklearn.", "lightgbm.sklearn.")  # classes derived from sklearn's BaseEstimator
+DATA_PREFIXES = ("scipy.sparse.",)  # classes (sparse matrices)
 SAFE_TYPES = {"numpy.dtype", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
               "numpy.bool_", "numpy.str_", "numpy.object_", "builtins.slice", "collections.OrderedDict",
               "collections.defaultdict"}
@@ -181,8 +184,42 @@ def _onnx_predict(session, df):
 # -- formats ---------------------------------------------------------------------------------------
 
 def _trusted(untrusted: list[str], trusted_types: list[str] | None) -> list[str]:
+    """The types of `untrusted` that still need the caller's word."""
     extra = set(trusted_types or ())
-    return [t for t in untrusted if not (t in SAFE_TYPES or t in extra or t.startswith(SAFE_TYPE_PREFIXES))]
+    return [t for t in untrusted if not (t in SAFE_TYPES or t in extra or _safe_class(t))]
+
+
+def _safe_class(name: str) -> bool:
+    if not name.startswith(ESTIMATOR_PREFIXES + DATA_PREFIXES):
+        return False
+    obj = _resolve(name)
+    if not isinstance(obj, type):
+        return False  # a function, or nothing importable: never trusted by prefix
+    if name.startswith(DATA_PREFIXES):
+        return True
+    from sklearn.base import BaseEstimator
+
+    return issubclass(obj, BaseEstimator)
+
+
+def _resolve(name: str):
+    """The object a dotted name refers to, imported from its longest importable module; None if none.
+    Only names under the prefixes above get here, so only scikit-learn, LightGBM or SciPy modules load."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
 
 
 def _skops_load(data: bytes, rel: str, label: str, trusted_types: list[str] | None):
@@ -196,8 +233,10 @@ def _skops_load(data: bytes, rel: str, label: str, trusted_types: list[str] | No
         raise FormatError(f"{label}: {rel} is not a readable skops file ({exc})") from None
     refused = _trusted(untrusted, trusted_types)
     if refused:
-        raise FormatError(f"{label}: {rel} contains types that are not trusted: {', '.join(refused)}; if you trust "
-                          f"this artifact, pass trusted_types={refused!r}")
+        flags = " ".join(f"--trust {t}" for t in refused)
+        raise FormatError(f"{label}: {rel} contains types that are not trusted: {', '.join(refused)} (a function, or "
+                          f"a class that is no scikit-learn estimator, can run code when loaded); only if you trust "
+                          f"whoever registered it, pass trusted_types={refused!r} (`reg predict ... {flags}`)")
     try:
         return sio.loads(data, trusted=list(untrusted))
     except Exception as exc:

@@ -1,0 +1,228 @@
+"""Hostile registry content (issue 10 items 3-8): every file under models/, every artifact and every
+setting is written by whoever can push. Each attack is played for real (a registry, a bare server with
+`reg hook install`, real pushes, real skops files) and must be refused in one line, quickly, with no
+change anywhere."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import registry as reglib
+from registry.errors import RegistryError
+from registry.loading import load_dir
+
+from .conftest import git, snapshot
+
+BOMB_LINES = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
+    f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+BOMB = "\n".join(BOMB_LINES) + "\n"  # about 1 KB; expanded, 9**10 strings
+
+
+@pytest.fixture
+def churn(registry, reg, artifact):
+    assert reg(registry, "register", "churn", str(artifact)).exit_code == 0
+    assert reg(registry, "promote", "churn", "1", "production").exit_code == 0
+    return registry
+
+
+def _one_line_refusal(result, *needles):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+# -- item 3: YAML anchors and aliases, size --------------------------------------------------------
+
+READERS = {  # each file, and the commands that read it
+    "models/churn/1/manifest.yaml": [["list"], ["show", "churn"], ["show", "churn/production"], ["history", "churn"]],
+    "models/churn/model.yaml": [["list"], ["show", "churn"], ["history", "churn"]],
+    "models/registry.yaml": [["list"], ["show", "churn"], ["show", "churn/production"], ["history", "churn"]],
+    "models/churn/production.dvc": [["show", "churn/production"]],
+}
+
+
+@pytest.mark.parametrize("rel", sorted(READERS))
+def test_alias_bomb_is_refused_by_every_reader_quickly(churn, reg, rel):
+    path = churn / rel
+    path.write_text(path.read_text() + BOMB)
+    git(churn, "commit", "-qam", "bomb")
+    before = snapshot(churn)
+    for args in READERS[rel]:
+        start = time.monotonic()
+        result = reg(churn, *args)
+        assert time.monotonic() - start < 1.0, args
+        _one_line_refusal(result, rel, "anchor or alias ('a0', line")
+    start = time.monotonic()
+    result = reg(churn, "check")
+    assert time.monotonic() - start < 2.0
+    assert result.exit_code == 1 and rel in result.output and "anchor or alias" in result.output, result.output
+    assert "Traceback" not in result.output
+    with pytest.raises(RegistryError, match="anchor or alias"):  # the API, at the working tree and at a revision
+        reglib.Registry(churn).models()
+        reglib.Registry(churn).state("HEAD").models()
+        reglib.Registry(churn).resolve("churn/production")
+    assert snapshot(churn) == before
+
+
+def test_refusal_is_not_cached_around(churn, reg):
+    """The parse cache holds only files that were accepted: a refused blob read once by history must not
+    read as an empty (policy-free) model card afterwards."""
+    card = churn / "models/churn/model.yaml"
+    card.write_text(card.read_text() + "gates:\n  production:\n    roc_auc: '>= 0.9'\n" + BOMB)
+    git(churn, "commit", "-qam", "bomb in card")
+    for _ in range(2):
+        assert reg(churn, "history", "churn").exit_code == 1
+        result = reg(churn, "check")
+        assert result.exit_code == 1 and "models/churn/model.yaml" in result.output, result.output
+        _one_line_refusal(reg(churn, "show", "churn"), "models/churn/model.yaml", "anchor or alias")
+
+
+def test_oversized_and_deep_files_are_refused(churn, reg):
+    manifest = churn / "models/churn/1/manifest.yaml"
+    original = manifest.read_text()
+    manifest.write_text(original + "padding: '" + "x" * (2 << 20) + "'\n")
+    _one_line_refusal(reg(churn, "show", "churn/1"), "models/churn/1/manifest.yaml", "over the 1,048,576-byte limit")
+    manifest.write_text(original + "deep: " + "[" * 500 + "]" * 500 + "\n")
+    _one_line_refusal(reg(churn, "list"), "models/churn/1/manifest.yaml", "nests deeper than 64 levels")
+
+
+def test_plain_manifests_with_ampersands_still_read(churn, reg):
+    assert reg(churn, "annotate", "churn/1", "--description", "R&D model *beta*").exit_code == 0
+    result = reg(churn, "show", "churn/1", "--json")
+    assert result.exit_code == 0 and "R&D model *beta*" in result.stdout, result.output
+
+
+# -- item 4: paths stay inside ---------------------------------------------------------------------
+
+def test_manifest_path_outside_is_refused_by_readers_pull_and_check(churn, reg, tmp_path):
+    manifest = churn / "models/churn/1/manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("path: model", "path: ../../../../victim/.ssh"))
+    git(churn, "commit", "-qam", "evil path")
+    before = snapshot(churn)
+    to = tmp_path / "serve" / "churn"
+    for args in (["show", "churn/1"], ["pull", "churn/1", "--to", str(to)], ["list"]):
+        _one_line_refusal(reg(churn, *args), "artifact.path is '../../../../victim/.ssh'", "it must be 'model'")
+    assert not (tmp_path / "victim").exists() and not to.exists()
+    result = reg(churn, "check")
+    assert result.exit_code == 1 and "artifact.path is '../../../../victim/.ssh'" in result.output, result.output
+    with pytest.raises(RegistryError, match="artifact.path"):
+        reglib.load("churn/1", path=churn)
+    assert snapshot(churn) == before
+
+
+def test_pointer_path_outside_is_refused_by_pull_and_check(churn, reg, tmp_path):
+    pointer = churn / "models/churn/1/model.dvc"
+    pointer.write_text(pointer.read_text().replace("path: model", "path: ../../../../victim"))
+    git(churn, "commit", "-qam", "evil pointer")
+    shutil.rmtree(churn / "models/churn/1/model")  # a fresh clone: pull must follow the pointer
+    _one_line_refusal(reg(churn, "pull", "churn/1"), "models/churn/1/model.dvc", "tracks path '../../../../victim'")
+    assert not (tmp_path / "victim").exists()
+    stage = churn / "models/churn/production.dvc"
+    stage.write_text(stage.read_text() + "wdir: ../..\n")
+    git(churn, "commit", "-qam", "evil stage pointer")
+    result = reg(churn, "check")
+    assert result.exit_code == 1, result.output
+    assert "models/churn/1/model.dvc: tracks path '../../../../victim'" in result.output
+    assert "models/churn/production.dvc: has 'wdir'" in result.output
+
+
+def test_load_dir_refuses_a_manifest_leading_outside(churn, reg, tmp_path):
+    to = tmp_path / "serve"
+    assert reg(churn, "pull", "churn/1", "--to", str(to)).exit_code == 0
+    manifest = to / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("path: model", "path: ../elsewhere"))
+    with pytest.raises(RegistryError, match="artifact.path is '../elsewhere'"):
+        load_dir(to)
+
+
+# -- item 5: registered folders are plain files ----------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["link-up", "link-file", "fifo"])
+def test_links_and_special_files_are_refused_before_copying(registry, reg, artifact, tmp_path, kind):
+    before = snapshot(registry)
+    if kind == "link-up":
+        (artifact / "sub").mkdir()
+        os.symlink("../../..", artifact / "sub" / "up")
+        bad, what = artifact / "sub" / "up", "is a symbolic link (to ../../..)"
+    elif kind == "link-file":
+        secret = tmp_path / "secret.txt"
+        secret.write_text("hunter2\n")
+        os.symlink(secret, artifact / "passwd")
+        bad, what = artifact / "passwd", "is a symbolic link"
+    else:
+        os.mkfifo(artifact / "pipe")
+        bad, what = artifact / "pipe", "is a FIFO"
+    start = time.monotonic()
+    result = reg(registry, "register", "churn", str(artifact))
+    assert time.monotonic() - start < 2.0
+    _one_line_refusal(result, str(bad), what, "regular files")
+    assert not (registry / "models/churn").exists()
+    assert snapshot(registry) == before
+    cache = registry / ".dvc" / "cache"
+    assert not cache.exists() or not any(p.is_file() for p in cache.rglob("*"))
+
+
+def test_a_device_is_refused(registry, reg):
+    _one_line_refusal(reg(registry, "register", "churn", "/dev/zero"), "/dev/zero is a character device")
+
+
+# -- item 6: skops loading trusts classes, not functions -------------------------------------------
+
+def _svmlight_artifact(tmp_path, target):
+    import numpy as np
+    import skops.io as sio
+    from sklearn.datasets import dump_svmlight_file
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.2], [0.9, 0.1]])
+    y = np.array([0, 1, 0, 1])
+    honest = make_pipeline(FunctionTransformer(), LogisticRegression()).fit(X, y)
+    # the attacker's edit: the pipeline's first step now writes a file of their choosing on transform
+    honest.steps[0] = ("writer", FunctionTransformer(func=dump_svmlight_file,
+                                                     kw_args={"y": np.zeros(1), "f": str(target)}))
+    folder = tmp_path / "evil" / "model"
+    folder.mkdir(parents=True)
+    sio.dump(honest, folder / "model.skops")
+    return folder, X
+
+
+def test_a_sklearn_function_in_a_skops_file_needs_explicit_trust(registry, reg, tmp_path):
+    target = tmp_path / "authorized_keys"
+    folder, X = _svmlight_artifact(tmp_path, target)
+    assert reg(registry, "register", "lr", str(folder), "--format", "skops").exit_code == 0
+    name = "sklearn.datasets._svmlight_format_io.dump_svmlight_file"
+    with pytest.raises(RegistryError, match=f"not trusted: {name}"):
+        reglib.load("lr", path=registry)
+    (tmp_path / "x.csv").write_text("a,b\n0.1,0.2\n")
+    result = reg(registry, "predict", "lr", "-i", str(tmp_path / "x.csv"), "-o", str(tmp_path / "p.csv"))
+    _one_line_refusal(result, f"not trusted: {name}", f"--trust {name}")
+    assert not target.exists() and not (tmp_path / "p.csv").exists()
+    # the caller's explicit word loads it (and only then could it run)
+    model = reglib.load("lr", path=registry, trusted_types=[name])
+    assert model.model.steps[0][1].func.__name__ == "dump_svmlight_file"
+    assert not target.exists()
+
+
+def test_estimator_classes_load_without_trust(registry, reg, tmp_path):
+    import numpy as np
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.2], [0.9, 0.1]])
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, [0, 1, 0, 1])
+    folder = tmp_path / "ok" / "model"
+    folder.mkdir(parents=True)
+    sio.dump(pipe, folder / "model.skops")
+    assert reg(registry, "register", "ok", str(folder)).exit_code == 0
+    np.testing.assert_allclose(reglib.load("ok", path=registry).predict(X), pipe.predict_proba(X)[:, 1])
