@@ -226,3 +226,23 @@ def test_estimator_classes_load_without_trust(registry, reg, tmp_path):
     sio.dump(pipe, folder / "model.skops")
     assert reg(registry, "register", "ok", str(folder)).exit_code == 0
     np.testing.assert_allclose(reglib.load("ok", path=registry).predict(X), pipe.predict_proba(X)[:, 1])
+
+
+# -- item 7: --to replaces only what reg wrote -----------------------------------------------------
+
+def test_pull_to_never_replaces_a_folder_reg_did_not_write(churn, reg, tmp_path):
+    project = tmp_path / "project-b"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "app.py").write_text("print('mine')\n")
+    (project / "manifest.yaml").write_text("name: my-app\n")  # a manifest.yaml alone proves nothing
+    result = reg(churn, "pull", "churn/production", "--to", str(project))
+    _one_line_refusal(result, "is not an earlier `reg pull --to` folder", ".reg-pull")
+    assert (project / "src" / "app.py").read_text() == "print('mine')\n"
+    # a folder reg made carries the marker, and is replaced whole the next time
+    served = tmp_path / "served"
+    assert reg(churn, "pull", "churn/production", "--to", str(served)).exit_code == 0
+    assert "reg pull --to" in (served / ".reg-pull").read_text()
+    (served / "stale.txt").write_text("left by an older version\n")
+    assert reg(churn, "pull", "churn/1", "--to", str(served)).exit_code == 0
+    assert not (served / "stale.txt").exists() and (served / ".reg-pull").is_file()
+    assert load_dir(served).version == 1
