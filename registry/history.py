@@ -140,8 +140,10 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
 
 def commit_at(root: Path, when: dt.datetime, rev: str = "HEAD") -> str | None:
     """The last commit of `rev`'s first-parent history made at or before `when` (what was checked out then)."""
-    out = git.run(["rev-list", "--first-parent", "-1", f"--before={int(when.timestamp())}", rev, "--"], root,
-                  check=False)
+    seconds = int(when.timestamp())
+    if seconds < 100_000_000:  # git reads a number of fewer than nine digits as no date at all (so "now")
+        return None  # and no commit is older than 1973: `--at 1900-01-01` is before any registry
+    out = git.run(["rev-list", "--first-parent", "-1", f"--before={seconds}", rev, "--"], root, check=False)
     return out.strip() or None
 
 

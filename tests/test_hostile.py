@@ -13,7 +13,7 @@ import pytest
 
 import registry as reglib
 from registry.errors import RegistryError
-from registry.loading import load_dir
+from registry.loading import load_dir, read_manifest_file
 
 from .conftest import git, snapshot
 
@@ -245,4 +245,68 @@ def test_pull_to_never_replaces_a_folder_reg_did_not_write(churn, reg, tmp_path)
     (served / "stale.txt").write_text("left by an older version\n")
     assert reg(churn, "pull", "churn/1", "--to", str(served)).exit_code == 0
     assert not (served / "stale.txt").exists() and (served / ".reg-pull").is_file()
-    assert load_dir(served).version == 1
+    assert read_manifest_file(served / "manifest.yaml").version == 1
+
+
+# -- item 8: secrets never print -------------------------------------------------------------------
+
+def _set_webhooks(root, text):
+    settings = root / "models/registry.yaml"
+    settings.write_text(settings.read_text() + text)
+    git(root, "commit", "-qam", "webhooks")
+
+
+def test_url_env_must_name_a_webhook_variable(registry, reg, artifact, monkeypatch):
+    monkeypatch.setenv("REG_SECRET_ACCESS_KEY", "s3cr3t-KEY-value")
+    _set_webhooks(registry, "webhooks:\n  - {name: team, url_env: REG_SECRET_ACCESS_KEY}\n")
+    result = reg(registry, "register", "churn", str(artifact), "--json")
+    assert result.exit_code == 0, result.output
+    assert "s3cr3t-KEY-value" not in result.output
+    import json
+
+    [warning] = json.loads(result.stdout)["warnings"]
+    assert "url_env must name a REG_WEBHOOK_* variable" in warning
+    check = reg(registry, "check")
+    assert check.exit_code == 1 and "url_env must name a REG_WEBHOOK_* variable" in check.output
+    assert "s3cr3t-KEY-value" not in check.output
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("hooks.example.com/services/T000/B000/TOKEN123", "a URL without http:// or https:// and a host"),
+    ("http://127.0.0.1:{port}/services/T000/B000/TOKEN123?key=TOKEN123", "http://127.0.0.1: "),
+    ("file:///etc/TOKEN123", "a URL without http:// or https:// and a host"),
+])
+def test_webhook_errors_show_scheme_and_host_at_most(registry, reg, artifact, monkeypatch, url, shown):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("REG_WEBHOOK_TEAM", url.format(port=port))
+    _set_webhooks(registry, "webhooks:\n  - {name: team, url_env: REG_WEBHOOK_TEAM}\n")
+    for args in (["register", "churn", str(artifact)], ["promote", "churn", "1", "staging", "--json"]):
+        result = reg(registry, *args)
+        assert result.exit_code == 0, result.output
+        assert "TOKEN123" not in result.output and "services" not in result.output and str(port) not in result.output
+        assert f"webhook team failed ({shown.rstrip()}" in result.output, result.output
+
+
+def test_credentials_file_is_private(repo, reg):
+    os.umask(0o022)
+    result = reg(repo, "init", "--remote", "s3://bucket/prefix", "--endpoint-url", "http://127.0.0.1:9",
+                 "--access-key-id", "AKIDEXAMPLE", "--secret-access-key", "s3cr3t")
+    assert result.exit_code == 0, result.output
+    config = repo / ".dvc/config.local"
+    assert "s3cr3t" in config.read_text()
+    assert config.stat().st_mode & 0o777 == 0o600
+    config.chmod(0o644)  # made wide by hand or by an older reg: the next init narrows it
+    assert reg(repo, "init").exit_code == 0
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert "s3cr3t" not in git(repo, "log", "-p")
+
+
+def test_at_before_the_registry_existed_is_refused(churn, reg):
+    for when in ("1900-01-01", "1972-06-01", "2000-01-01"):
+        _one_line_refusal(reg(churn, "show", "churn", "--at", when), "the registry did not exist yet at")
+    _one_line_refusal(reg(churn, "show", "churn", "--rev", "HEAD~3"), "the registry did not exist yet at HEAD~3")
+    assert reg(churn, "show", "churn", "--at", "2999-01-01").exit_code == 0
