@@ -36,7 +36,7 @@ def read_data_file(path: Path, what: str) -> dict:
         raise UsageError(f"{what} file {path} does not exist")
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yamlio.parse(text, str(path))
+        data = json.loads(text) if path.suffix.lower() == ".json" else yamlio.parse_workspace(text, str(path))
     except ValueError:
         raise UsageError(f"{what} file {path} is not valid JSON") from None
     except Exception:
@@ -65,7 +65,7 @@ def dvc_lock_data(workspace: Path, stage: str | None = None) -> dict:
     lock = workspace / "dvc.lock"
     if not lock.is_file():
         return {}
-    data = yamlio.read(lock, "dvc.lock")
+    data = yamlio.read_workspace(lock, "dvc.lock")
     stages = data.get("stages") or {}
     if stage is not None and stage not in stages:
         raise UsageError(f"dvc.lock has no stage {stage!r}; run `dvc repro {stage}` first")

@@ -310,3 +310,46 @@ def test_at_before_the_registry_existed_is_refused(churn, reg):
         _one_line_refusal(reg(churn, "show", "churn", "--at", when), "the registry did not exist yet at")
     _one_line_refusal(reg(churn, "show", "churn", "--rev", "HEAD~3"), "the registry did not exist yet at HEAD~3")
     assert reg(churn, "show", "churn", "--at", "2999-01-01").exit_code == 0
+
+
+# -- the server hook: hostile pushes are refused in one line each, quickly, with no ref changed -----
+
+@pytest.fixture
+def hooked(tmp_path, churn, reg):
+    bare = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(churn, "remote", "add", "origin", str(bare))
+    git(churn, "push", "-q", "origin", "main", "--tags")
+    assert reg(churn, "hook", "install", str(bare)).exit_code == 0
+    clone = tmp_path / "attacker"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    return bare, clone
+
+
+@pytest.mark.parametrize("attack", ["alias-bomb", "artifact-path", "pointer-path", "oversized"])
+def test_hook_refuses_hostile_files(hooked, attack):
+    bare, clone = hooked
+    manifest = clone / "models/churn/1/manifest.yaml"
+    if attack == "alias-bomb":
+        manifest.write_text(manifest.read_text() + BOMB)
+        rel, message = "models/churn/1/manifest.yaml", "anchor or alias ('a0', line"
+    elif attack == "artifact-path":
+        manifest.write_text(manifest.read_text().replace("path: model", "path: ../../../../home/ada/.ssh"))
+        rel, message = "models/churn/1/manifest.yaml", "artifact.path is '../../../../home/ada/.ssh'"
+    elif attack == "pointer-path":
+        pointer = clone / "models/churn/production.dvc"
+        pointer.write_text(pointer.read_text().replace("path: production", "path: ../../../etc"))
+        rel, message = "models/churn/production.dvc", "tracks path '../../../etc'"
+    else:
+        card = clone / "models/churn/model.yaml"
+        card.write_text(card.read_text() + "notes: '" + "x" * (3 << 20) + "'\n")
+        rel, message = "models/churn/model.yaml", "over the 1,048,576-byte limit"
+    git(clone, "commit", "-qam", "innocent-looking change")
+    before = git(bare, "rev-parse", "main")
+    start = time.monotonic()
+    proc = subprocess.run(["git", "push", "origin", "HEAD:main"], cwd=str(clone), capture_output=True, text=True)
+    assert time.monotonic() - start < 10.0
+    assert proc.returncode != 0, proc.stderr
+    assert f"{rel}: " in proc.stderr and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "pre-receive hook declined" in proc.stderr
+    assert git(bare, "rev-parse", "main") == before
