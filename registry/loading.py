@@ -25,11 +25,11 @@ CHUNK = 1 << 20
 MANIFEST_NAME = "manifest.yaml"
 
 # skops refuses to build any type it does not trust by default. Beyond its own list, a fitted scikit-learn
-# preprocessing pipeline needs some estimator classes and numpy/scipy data types. Only CLASSES are trusted
-# by default: a name under these prefixes may also be a function (`sklearn.datasets.dump_svmlight_file`
-# inside a FunctionTransformer writes any file), and a function needs the caller's explicit trusted_types.
-ESTIMATOR_PREFIXES = ("sklearn.", "lightgbm.sklearn.")  # classes derived from sklearn's BaseEstimator
-DATA_PREFIXES = ("scipy.sparse.",)  # classes (sparse matrices)
+# model needs some of the library's own classes (a forest's `sklearn.tree._tree.Tree`, an MLP's optimizer)
+# and numpy/scipy data types. Only CLASSES under these prefixes are trusted by default: a name there may
+# also be a function (`sklearn.datasets.dump_svmlight_file` in a FunctionTransformer writes any file when
+# the model predicts), and a function needs the caller's explicit trusted_types.
+SAFE_CLASS_PREFIXES = ("sklearn.", "lightgbm.sklearn.", "scipy.sparse.")
 SAFE_TYPES = {"numpy.dtype", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
               "numpy.bool_", "numpy.str_", "numpy.object_", "builtins.slice", "collections.OrderedDict",
               "collections.defaultdict"}
@@ -190,16 +190,8 @@ def _trusted(untrusted: list[str], trusted_types: list[str] | None) -> list[str]
 
 
 def _safe_class(name: str) -> bool:
-    if not name.startswith(ESTIMATOR_PREFIXES + DATA_PREFIXES):
-        return False
-    obj = _resolve(name)
-    if not isinstance(obj, type):
-        return False  # a function, or nothing importable: never trusted by prefix
-    if name.startswith(DATA_PREFIXES):
-        return True
-    from sklearn.base import BaseEstimator
-
-    return issubclass(obj, BaseEstimator)
+    # skops builds an object of a class without calling it; a function it hands over as is, to be called
+    return name.startswith(SAFE_CLASS_PREFIXES) and isinstance(_resolve(name), type)
 
 
 def _resolve(name: str):
@@ -234,8 +226,8 @@ def _skops_load(data: bytes, rel: str, label: str, trusted_types: list[str] | No
     refused = _trusted(untrusted, trusted_types)
     if refused:
         flags = " ".join(f"--trust {t}" for t in refused)
-        raise FormatError(f"{label}: {rel} contains types that are not trusted: {', '.join(refused)} (a function, or "
-                          f"a class that is no scikit-learn estimator, can run code when loaded); only if you trust "
+        raise FormatError(f"{label}: {rel} contains types that are not trusted: {', '.join(refused)} (a function, or a "
+                          f"type from outside scikit-learn, can run code when the model is used); only if you trust "
                           f"whoever registered it, pass trusted_types={refused!r} (`reg predict ... {flags}`)")
     try:
         return sio.loads(data, trusted=list(untrusted))

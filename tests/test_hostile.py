@@ -215,12 +215,14 @@ def test_a_sklearn_function_in_a_skops_file_needs_explicit_trust(registry, reg, 
 def test_estimator_classes_load_without_trust(registry, reg, tmp_path):
     import numpy as np
     import skops.io as sio
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.2], [0.9, 0.1]])
-    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, [0, 1, 0, 1])
+    pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3, random_state=0)).fit(X, [0, 1, 0, 1])
+    # a forest holds sklearn.tree._tree.Tree objects, a class skops does not trust by default: reg does
+    assert "sklearn.tree._tree.Tree" in __import__("skops.io").io.get_untrusted_types(data=sio.dumps(pipe))
     folder = tmp_path / "ok" / "model"
     folder.mkdir(parents=True)
     sio.dump(pipe, folder / "model.skops")
