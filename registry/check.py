@@ -142,6 +142,7 @@ def check_tree(root: Path, rev: str = "HEAD", cache=None) -> list[Problem]:
     _prefetch(state, [p for p in tree if p.endswith((".yaml", ".dvc"))])
     problems += _check_webhooks(s)
     problems += _check_pointers(state, [p for p in tree if p.endswith(".dvc")])
+    problems += _check_links(root, state.rev)
     by_model: dict[str, list[str]] = {}
     for path in tree:
         parts = path.split("/")
@@ -197,6 +198,20 @@ def _check_pointers(state: RegistryState, rels: list[str]) -> list[Problem]:
         problem = pointer_problem(data, rel) if data is not None else None
         if problem:
             problems.append(Problem(rel, problem))
+    return problems
+
+
+def _check_links(root: Path, rev: str) -> list[Problem]:
+    """No symlink or submodule under models/: a clone checks a link out as one, and a reader or `dvc pull`
+    would follow it outside the repository."""
+    out = git.run(["ls-tree", "-r", "-z", "--full-tree", rev, "--", "models"], root, check=False)
+    problems = []
+    for entry in out.split("\0"):
+        meta, _, path = entry.partition("\t")
+        mode = meta.split(" ", 1)[0]
+        if mode in ("120000", "160000"):
+            what = "a symbolic link" if mode == "120000" else "a submodule"
+            problems.append(Problem(path, f"is {what}; everything under models/ is a regular file: remove it"))
     return problems
 
 

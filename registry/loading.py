@@ -334,9 +334,15 @@ def artifact_candidates(root: Path, manifest: ModelVersion, ref: str | None = No
     pointer_names = ([manifest.stage] if manifest.stage else []) + list(manifest.aliases)
     for name in pointer_names:
         pointer = root / "models" / manifest.model / f"{name}.dvc"
-        if pointer.is_file() and manifest.md5 and manifest.md5 in pointer.read_text():
+        if pointer.is_file() and manifest.md5 and manifest.md5 in _pointer_text(pointer):
             paths.append(root / "models" / manifest.model / name)
     return paths
+
+
+def _pointer_text(pointer: Path) -> str:
+    from . import yamlio
+
+    return yamlio.read_text(pointer, str(pointer))  # bounded, and never through a link
 
 
 def locate(root: Path, manifest: ModelVersion) -> Path | None:

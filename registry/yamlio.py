@@ -9,6 +9,7 @@ allows them but still bounds what they expand to."""
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import io
 import os
 from pathlib import Path
@@ -125,8 +126,15 @@ def _load(text: str, where: str, budget) -> dict:
 
 
 def read_text(path, where: str) -> str:
-    """A registry file's text; an oversized one is refused before a byte of it is read."""
-    with open(path, encoding="utf-8") as fh:
+    """A registry file's text; an oversized one, or a link (git checks out a pushed link to ~/.ssh/id_rsa
+    as one), is refused before a byte of it is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refuse(where, "is a symbolic link; registry files are regular files") from None
+        raise
+    with open(fd, encoding="utf-8") as fh:
         check_size(os.fstat(fh.fileno()).st_size, where)
         return fh.read(MAX_BYTES + 1)
 

@@ -133,6 +133,20 @@ def test_pointer_path_outside_is_refused_by_pull_and_check(churn, reg, tmp_path)
     assert "models/churn/production.dvc: has 'wdir'" in result.output
 
 
+def test_a_linked_registry_file_is_refused(churn, reg, tmp_path):
+    secret = tmp_path / "id_rsa"
+    secret.write_text("model: churn\nversion: 1\nsecret: KEYMATERIAL\n")
+    manifest = churn / "models/churn/1/manifest.yaml"
+    manifest.unlink()
+    os.symlink(secret, manifest)
+    result = reg(churn, "show", "churn/1")
+    _one_line_refusal(result, "models/churn/1/manifest.yaml is a symbolic link")
+    assert "KEYMATERIAL" not in result.output
+    git(churn, "commit", "-qam", "link")
+    check = reg(churn, "check")
+    assert check.exit_code == 1 and "models/churn/1/manifest.yaml: is a symbolic link" in check.output, check.output
+
+
 def test_load_dir_refuses_a_manifest_leading_outside(churn, reg, tmp_path):
     to = tmp_path / "serve"
     assert reg(churn, "pull", "churn/1", "--to", str(to)).exit_code == 0
@@ -328,7 +342,7 @@ def hooked(tmp_path, churn, reg):
     return bare, clone
 
 
-@pytest.mark.parametrize("attack", ["alias-bomb", "artifact-path", "pointer-path", "oversized"])
+@pytest.mark.parametrize("attack", ["alias-bomb", "artifact-path", "pointer-path", "oversized", "link"])
 def test_hook_refuses_hostile_files(hooked, attack):
     bare, clone = hooked
     manifest = clone / "models/churn/1/manifest.yaml"
@@ -342,10 +356,14 @@ def test_hook_refuses_hostile_files(hooked, attack):
         pointer = clone / "models/churn/production.dvc"
         pointer.write_text(pointer.read_text().replace("path: production", "path: ../../../etc"))
         rel, message = "models/churn/production.dvc", "tracks path '../../../etc'"
-    else:
+    elif attack == "oversized":
         card = clone / "models/churn/model.yaml"
         card.write_text(card.read_text() + "notes: '" + "x" * (3 << 20) + "'\n")
         rel, message = "models/churn/model.yaml", "over the 1,048,576-byte limit"
+    else:  # where `dvc pull models/churn/production.dvc` writes, a link to the serving host's ~/.ssh
+        os.symlink("/root/.ssh", clone / "models/churn/production")
+        git(clone, "add", "-f", "models/churn/production")
+        rel, message = "models/churn/production", "is a symbolic link"
     git(clone, "commit", "-qam", "innocent-looking change")
     before = git(bare, "rev-parse", "main")
     start = time.monotonic()
