@@ -71,6 +71,18 @@ class ModelVersion:
         return data
 
 
+_NAMES_SEEN: set = set()  # valid names already checked: the read path checks ten thousand manifests
+
+
+def _check_name(what: str, value, where: str) -> None:
+    if isinstance(value, str) and NAME_RE.fullmatch(value) and ".." not in value:
+        if len(_NAMES_SEEN) < 100_000:
+            _NAMES_SEEN.add(value)
+        return
+    raise HostileContent(f"{where}: {what} {str(value)[:80]!r} is not a valid name (a-z, 0-9, '.', '_', '-'); "
+                         f"refusing to use it: fix or restore it (git checkout -- {where})")
+
+
 def version_from_dict(data: dict, where: str) -> ModelVersion:
     try:
         model = data["model"]
@@ -90,11 +102,16 @@ def version_from_dict(data: dict, where: str) -> ModelVersion:
     stage = str(data.get("stage") or "none").lower()
     # model, stage and aliases become path parts (models/<model>/<stage>.dvc) and artifact.path a folder:
     # whatever could lead outside is refused here, where every reader and `reg check` parse a manifest
-    paths.check_artifact(data.get("artifact"), where)
-    for what, value in [("model", model), ("stage", stage)] + [("alias", a) for a in aliases]:
-        if not isinstance(value, str) or not NAME_RE.fullmatch(value) or ".." in value:
-            raise HostileContent(f"{where}: {what} {str(value)[:80]!r} is not a valid name (a-z, 0-9, '.', '_', '-'); "
-                                 f"refusing to use it: fix or restore it (git checkout -- {where})")
+    artifact = data.get("artifact")
+    if isinstance(artifact, dict) and artifact.get("path", paths.ARTIFACT_DIR) != paths.ARTIFACT_DIR:
+        paths.check_artifact(artifact, where)
+    try:
+        known = model in _NAMES_SEEN and stage in _NAMES_SEEN and _NAMES_SEEN.issuperset(aliases)
+    except TypeError:  # a list or mapping where a name belongs
+        known = False
+    if not known:
+        for what, value in [("model", model), ("stage", stage)] + [("alias", a) for a in aliases]:
+            _check_name(what, value, where)
     return ModelVersion(
         model=str(model), version=version,
         stage=stage,
