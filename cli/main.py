@@ -48,6 +48,14 @@ def register(ctx: typer.Context, name: str,
                                                            help="Infer the signature from this CSV of training data."),
              signature_target: Optional[str] = typer.Option(None, "--signature-target",
                                                             help="The label column of --signature-data (not an input)."),
+             source_sha: Optional[str] = typer.Option(None, "--source-sha", envvar="REG_SOURCE_SHA",
+                                                      help="Commit of the training code, when it ran elsewhere "
+                                                           "(recorded under lineage)."),
+             source_repo: Optional[str] = typer.Option(None, "--source-repo", envvar="REG_SOURCE_REPO",
+                                                       help="Repository of the training code (URL; any token is "
+                                                            "dropped)."),
+             run_id: Optional[str] = typer.Option(None, "--run-id", envvar="REG_RUN_ID",
+                                                  help="The training run's id (a CI job, an MLflow run)."),
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
              push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Register a file or folder as the next version of NAME."""
@@ -56,13 +64,15 @@ def register(ctx: typer.Context, name: str,
 
     reg = open_registry(ctx).proposing() if propose else open_registry(ctx)
     sig = serving.register_signature(signature, signature_data, signature_target)
+    source = dict(source_sha=source_sha, source_repo=source_repo, run_id=run_id)
     if from_dvc is not None:
         if metrics or params or fmt:
             raise UsageError("--from-dvc takes metrics, params and format from the pipeline; "
                              "drop --metrics/--params/--format")
         with serving.show_progress(quiet):
             applied = reg.register_from_dvc(name, from_dvc, path, description=description,
-                                            tags=refs.parse_tag_pairs(tag), alias=alias, signature=sig, push=push)
+                                            tags=refs.parse_tag_pairs(tag), alias=alias, signature=sig, push=push,
+                                            **source)
         if propose:
             return review.proposal(applied, as_json)
         render.applied(applied, as_json, f"Registered {name} v{applied.result.version} from DVC stage {from_dvc}")
@@ -76,7 +86,8 @@ def register(ctx: typer.Context, name: str,
                          "(e.g. {\"roc_auc\": 0.84})")
     with serving.show_progress(quiet):
         applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
-                               tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push)
+                               tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push,
+                               **source)
     if propose:
         return review.proposal(applied, as_json)
     render.applied(applied, as_json, f"Registered {name} v{applied.result.version}")
@@ -126,16 +137,24 @@ def promote(ctx: typer.Context, name: str, version: str, stage: str,
             keep_existing: bool = typer.Option(False, "--keep-existing",
                                                help="Do not archive the version now in an exclusive stage."),
             force: bool = typer.Option(False, "--force", help="Override failed gates (needs --reason; recorded)."),
+            alias: Optional[str] = typer.Option(None, "--alias", help="Also point this alias at the version, "
+                                                                      "in the same commit."),
             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
-    """Move a version to a stage (none, staging, production, archived)."""
+    """Move a version to a stage (none, staging, production, archived), and with --alias point an alias at it."""
     reg = open_registry(ctx).proposing() if propose else open_registry(ctx)
-    applied = reg.promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push, force=force)
-    if propose:
+    applied = reg.promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push, force=force,
+                          alias=alias)
+    if propose and not applied.unchanged:
         return review.proposal(applied, as_json)
     v = applied.result
-    archived = applied.change.trailers.get("Reg-Archived")
+    t = applied.change.trailers
+    archived = t.get("Reg-Archived")
     note = f"; archived {', '.join('v' + a for a in archived.split(','))}" if archived else ""
-    render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}{note}")
+    if t.get("Reg-Action") == "alias":  # already in the stage: only the alias moved
+        headline = f"{name}@{alias} now names v{v.version} (already in {v.stage})"
+    else:
+        headline = f"Promoted {name} v{v.version} to {v.stage}{note}" + (f"; @{alias} -> v{v.version}" if alias else "")
+    render.applied(applied, as_json, headline)
 
 
 @app.command()
@@ -165,9 +184,21 @@ def alias(ctx: typer.Context, name: str, version: Optional[str] = typer.Argument
     if not version or not alias_name:
         raise typer.BadParameter("usage: reg alias NAME VERSION ALIAS, or reg alias NAME --delete ALIAS")
     applied = reg.alias(name, version, alias_name, push=push)
-    if propose:
+    if propose and not applied.unchanged:
         return review.proposal(applied, as_json)
     render.applied(applied, as_json, f"{name}@{alias_name} now names v{applied.result.version}")
+
+
+@app.command()
+def create(ctx: typer.Context, name: str,
+           description: str = typer.Option("", help="What the model is for."),
+           tag: List[str] = typer.Option([], "--tag", help="key=value, repeatable."),
+           push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Create a model (its card, models/NAME/model.yaml) before its first version."""
+    from registry import refs
+
+    applied = open_registry(ctx).create_model(name, description=description, tags=refs.parse_tag_pairs(tag), push=push)
+    render.applied(applied, as_json, f"Created model {name}")
 
 
 @app.command()

@@ -29,15 +29,19 @@ def applied(result, as_json: bool, headline: str | None, body: dict | None = Non
     (`commit`, `git_tags`, `pushed`, `warnings`) whatever the command."""
     for warning in getattr(result, "warnings", []):
         typer.echo(f"warning: {warning}", err=True)
+    unchanged = bool(getattr(result, "unchanged", False))
+    if unchanged and not as_json:  # MLflow-style idempotency: already so, exit 0, no commit
+        typer.echo(f"{result.change.subject}: unchanged (no commit)")
+        return
     if as_json:
         v = result.result
         if body is None:
             body = v.to_dict() if hasattr(v, "to_dict") else {}
-        if not body and hasattr(v, "owners"):  # a model card (`reg annotate churn`)
+        if not body and hasattr(v, "owners"):  # a model card (`reg annotate churn`, `reg create`)
             body = {"name": v.name, "description": v.description, "owners": v.owners, "tags": v.tags}
         # `tags` is the version's (or model's) own key: value tags; the git tags made go under `git_tags`.
         emit_json({**body, "commit": result.commit, "git_tags": result.tags, "pushed": result.pushed,
-               "warnings": list(getattr(result, "warnings", []))})
+                   "unchanged": unchanged, "warnings": list(getattr(result, "warnings", []))})
         return
     if headline is None:
         return

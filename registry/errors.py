@@ -31,3 +31,7 @@ class StorageError(RegistryError):
 
 class PolicyError(RegistryError):
     """A gate or permission refused the change."""
+
+
+class AlreadyExists(UsageError):
+    """Something to create that exists already (a model: MLflow's RESOURCE_ALREADY_EXISTS)."""

@@ -148,6 +148,8 @@ def propose(root: Path, build) -> Proposal:
     try:
         _share_dvc(root, wt)
         applied = changes.apply(wt, lambda state: _untagged(build(state)), push=False)
+        if applied.unchanged:  # nothing to review: say so as a direct change would (no branch, no push)
+            return applied
         branch = branch_name(applied.change)
         if git.ok(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], root):
             raise StateError(f"branch {branch} already exists (an earlier proposal?); delete it with "
