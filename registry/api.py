@@ -130,9 +130,10 @@ class Registry:
                              source_repo=source_repo, run_id=run_id, push=push, extra_lineage=run.lineage)
 
     def validate(self, name: str, version: int | str, *, data: str | Path | None = None,
-                 target: str | None = None, push: bool | None = None) -> Applied:
-        """Re-score a version on a holdout, record it, and promote to staging when the gate passes (one
-        commit). `applied.result` is a `validate.Validation` saying what happened and why."""
+                 target: str | None = None, task: str | None = None, push: bool | None = None) -> Applied:
+        """Re-score a version on a holdout (model.yaml's `validation:`; `data`, `target` and `task` override
+        it), record it, and promote to staging when the staging gate passes (one commit). No staging gate:
+        recorded, never promoted. `applied.result` is a `validate.Validation` saying what happened and why."""
         from . import validate as validate_mod
 
         number = refs.parse_version(version)
@@ -140,8 +141,8 @@ class Registry:
         v = state.version(name, number)
         if v.deleted:
             raise UsageError(f"{name} v{number} was deleted; it cannot be validated")
-        path, column = validate_mod.holdout_spec(state, name, data, target)
-        scored = validate_mod.score(self.root, v, path, column, validate_mod.threshold_of(state, name))
+        spec = validate_mod.spec_of(state, name, data, target, task)
+        scored = validate_mod.score(self.root, v, spec)
         return self._apply(lambda s: validate_mod.build(s, name, number, scored), push)
 
     def compare(self, name: str, first: str, second: str):

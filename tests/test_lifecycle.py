@@ -310,8 +310,9 @@ def _regressor(folder: Path, seed: int):
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"store": rng.integers(1, 5, 200), "promo": rng.integers(0, 2, 200)})
     sales = 100 + 20 * df.store + 50 * df.promo + rng.normal(0, 5, 200)
-    booster = lgb.train({"objective": "regression", "verbose": -1, "num_leaves": 4, "min_data_in_leaf": 5},
-                        lgb.Dataset(df, sales), num_boost_round=5)
+    booster = lgb.train({"objective": "regression", "verbose": -1, "num_leaves": 8, "min_data_in_leaf": 5,
+                         "learning_rate": 0.3, "seed": seed, "deterministic": True},
+                        lgb.Dataset(df, sales), num_boost_round=40)
     folder.mkdir(parents=True)
     booster.save_model(str(folder / "model.txt"))
     return df.assign(sales=sales.round(2))
@@ -360,3 +361,126 @@ def test_predict_with_an_output_named_like_an_input_column(registry, reg, tmp_pa
     assert bad.stderr == "error: the input already has a column 'sales_prediction', where the predictions go; " \
                          "rename or drop it\n"
     assert not (tmp_path / "x.csv").exists()
+
+
+# -- reg validate for any task (issue 12 item 3) --------------------------------------------------------
+
+SALES_CARD = """validation:
+  task: regression
+  data: holdout.csv
+  target: sales
+  metrics: [rmspe, rmse, mae, mape, r2, checks.sales_metrics:bias]
+"""
+
+
+@pytest.fixture
+def sales(registry, reg, tmp_path):
+    """A LightGBM regressor registered with its signature; a holdout in the registry with a zero-sales day."""
+    train = _regressor(tmp_path / "a" / "model", 0)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    result = reg(registry, "register", "sales", str(tmp_path / "a" / "model"), "--signature-data",
+                 str(tmp_path / "train.csv"), "--signature-target", "sales")
+    assert result.exit_code == 0, result.output
+    holdout = train.tail(40).copy()
+    holdout.iloc[0, holdout.columns.get_loc("sales")] = 0.0  # a closed store: no percentage error
+    holdout.to_csv(registry / "holdout.csv", index=False)
+    (registry / "checks").mkdir()
+    (registry / "checks/sales_metrics.py").write_text(
+        "import numpy as np\n\ndef bias(y_true, y_pred):\n    return float(np.mean(y_pred - y_true))\n")
+    with open(registry / "models/sales/model.yaml", "a") as fh:
+        fh.write(SALES_CARD)
+    git(registry, "add", "-A")
+    git(registry, "commit", "-qm", "holdout, metric and validation settings")
+    return registry, holdout
+
+
+def _expected_regression(root: Path, holdout):
+    import numpy as np
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    model = reglib.Registry(root).load("sales/1")
+    pred = np.asarray(model.predict(holdout.drop(columns=["sales"])), dtype="float64")
+    y = holdout["sales"].to_numpy(dtype="float64")
+    nz = y != 0
+    pct = (y[nz] - pred[nz]) / y[nz]
+    return {"rmspe": float(np.sqrt(np.mean(pct ** 2))), "rmse": float(np.sqrt(mean_squared_error(y, pred))),
+            "mae": float(mean_absolute_error(y, pred)), "mape": float(np.mean(np.abs(pct))),
+            "r2": float(r2_score(y, pred)), "bias": float(np.mean(pred - y))}
+
+
+def test_validate_a_regressor_without_a_gate_records_and_does_not_promote(sales, reg):
+    root, holdout = sales
+    before = int(git(root, "rev-list", "--count", "HEAD"))
+    result = reg(root, "validate", "sales", "1")
+    assert result.exit_code == 3, result.output
+    expected = {k: round(x, 4) for k, x in _expected_regression(root, holdout).items()}
+    [record] = _manifest(root, "sales", 1)["validations"]
+    assert record["task"] == "regression" and record["rows"] == 40
+    assert record["metrics"] == expected  # zero-sales row left out of rmspe and mape; custom metric by name
+    assert list(record["metrics"]) == ["rmspe", "rmse", "mae", "mape", "r2", "bias"]
+    assert _manifest(root, "sales", 1)["stage"] == "none" and record["promoted"] is False
+    assert result.stdout.splitlines()[-1].startswith(
+        'Not promoted: models/sales/model.yaml has no staging gate, so validation does not promote; add one, '
+        'e.g. gates: {staging: {metrics: {rmspe: "< 0.10"}}} (validation recorded, commit ')
+    assert int(git(root, "rev-list", "--count", "HEAD")) == before + 1
+    assert git(root, "log", "-1", "--format=%s").strip() == "reg: validate sales v1"
+
+
+def test_validate_a_regressor_promotes_when_its_rmspe_gate_passes(sales, reg):
+    root, holdout = sales
+    rmspe = round(_expected_regression(root, holdout)["rmspe"], 4)
+    with open(root / "models/sales/model.yaml", "a") as fh:
+        fh.write(f'gates:\n  staging:\n    metrics: {{rmspe: "< {rmspe / 2:.4f}"}}\n')
+    git(root, "commit", "-qam", "strict gate")
+    failed = reg(root, "validate", "sales", "1")
+    assert failed.exit_code == 3 and f"FAIL rmspe < {rmspe / 2:.4f}: rmspe = {rmspe}" in failed.stdout
+    (root / "models/sales/model.yaml").write_text((root / "models/sales/model.yaml").read_text().replace(
+        f"< {rmspe / 2:.4f}", "< 0.10"))
+    git(root, "commit", "-qam", "the seed's gate")
+    result = reg(root, "validate", "sales", "1", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["promoted"] is True and out["stage"] == "staging" and out["task"] == "regression"
+    assert out["checks"] == [{"name": "rmspe < 0.10", "passed": True, "detail": f"rmspe = {rmspe}, needs < 0.10"}]
+    assert _manifest(root, "sales", 1)["stage"] == "staging"
+
+
+def test_validate_refuses_bad_tasks_metrics_and_custom_code(sales, reg, tmp_path):
+    root, _ = sales
+    card = root / "models/sales/model.yaml"
+    text = card.read_text()
+    outside = tmp_path / "outside.py"
+    outside.write_text("def m(a, b):\n    return 1.0\n")
+    (root / "checks/escape.py").symlink_to(outside)
+    (root / "checks/broken.py").write_text("def bad(y, p):\n    return 'high'\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "more metrics")
+    cases = [("task: regression", "task: forecasting", "validation.task must be classification or regression"),
+             ("rmspe, rmse", "rmspe, roc_auc", "'roc_auc', which is neither a regression metric"),
+             ("checks.sales_metrics:bias", "checks.nope:bias", "custom metric checks.nope:bias: no checks/nope.py"),
+             ("checks.sales_metrics:bias", "checks.sales_metrics:gone", "checks.sales_metrics has no function gone"),
+             ("checks.sales_metrics:bias", "checks.escape:m", "leads outside the registry repository"),
+             ("checks.sales_metrics:bias", "checks.broken:bad", "returned 'high'; it must return a number")]
+    for old, new, message in cases:
+        card.write_text(text.replace(old, new))
+        git(root, "commit", "-qam", f"try {new}")
+        before = snapshot(root)
+        result = reg(root, "validate", "sales", "1")
+        assert result.exit_code == 1 and message in result.stderr, (new, result.output)
+        assert result.stderr.count("\n") == 1
+        assert snapshot(root) == before
+    card.write_text(text.replace("  metrics: [rmspe, rmse, mae, mape, r2, checks.sales_metrics:bias]\n", ""))
+    git(root, "commit", "-qam", "every metric of the task")
+    wrong_task = reg(root, "validate", "sales", "1", "--task", "classification")
+    assert wrong_task.exit_code == 1 and "for a numeric target set validation.task: regression" in wrong_task.stderr
+
+
+def test_classification_log_loss_is_scikit_learns():
+    np = pytest.importorskip("numpy")
+    from sklearn.metrics import log_loss
+
+    from registry.validate import metrics
+
+    y = np.array([0, 1, 1, 0, 1])
+    prob = np.array([1e-12, 1 - 1e-12, 0.7, 0.999999999, 0.4])  # a clip at 1e-7 would change these
+    assert metrics(y, prob)["log_loss"] == round(float(log_loss(y, prob)), 4)
