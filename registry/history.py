@@ -315,8 +315,11 @@ def _trailer_paths(t: dict[str, str]) -> set[str] | None:
             paths.add(f"models/{model}/{n.strip()}/manifest.yaml")
     if action == "alias" and t.get("Reg-From", "").lstrip("v").isdigit():
         paths.add(f"models/{model}/{t['Reg-From'].lstrip('v')}/manifest.yaml")
-    if action == "promote" and t.get("Reg-Alias-From", "").lstrip("v").isdigit():  # promote --alias
-        paths.add(f"models/{model}/{t['Reg-Alias-From'].lstrip('v')}/manifest.yaml")
+    if action == "promote":  # promote --alias: the versions the alias left
+        for n in filter(None, t.get("Reg-Alias-From", "").split(",")):
+            if not n.strip().lstrip("v").isdigit():
+                return None
+            paths.add(f"models/{model}/{n.strip().lstrip('v')}/manifest.yaml")
     return paths
 
 
@@ -346,8 +349,7 @@ def _from_trailers(c: Commit, t: dict[str, str], archive_stage: str) -> list[Eve
     for n in filter(None, t.get("Reg-Archived", "").split(",")):
         out.append(Event(action="archive", version=int(n), from_stage=stage, to_stage=archive_stage,
                          detail=f"replaced by v{version}", **base))
-    if t.get("Reg-Alias"):  # promote --alias: the alias moved in the same commit
-        alias = t["Reg-Alias"]
+    for alias in filter(None, t.get("Reg-Alias", "").split(",")):  # promote --alias: moved in the same commit
         out.append(Event(action="alias", version=version, from_stage=None, to_stage=None, alias=alias,
                          detail=f"@{alias} -> v{version}", **base))
     return out

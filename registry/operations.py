@@ -219,19 +219,23 @@ def unchanged(result, why: str) -> ChangeSet:
 
 def promote(state: RegistryState, name: str, number: int, stage: str, *, reason: str | None = None,
             keep_existing: bool = False, action: str = "promote", force: bool = False,
-            alias: str | None = None) -> ChangeSet:
-    """Move version `number` to `stage` (archiving the holder of an exclusive stage) and, with `alias`,
-    point that alias at it in the same commit."""
+            alias: str | list[str] | None = None) -> ChangeSet:
+    """Move version `number` to `stage` (archiving the holder of an exclusive stage) and, with `alias` (one
+    name, or several), point it at the version in the same commit."""
     s = state.settings
     reason = _one_line(reason)
     stage = refs.normalize_stage(stage, s.stages)
-    if alias:
-        refs.check_alias(alias, s.stages)
+    names = [alias] if isinstance(alias, str) else sorted(alias or [])
+    for a in names:
+        refs.check_alias(a, s.stages)
+    alias = ",".join(names) or None
     model = state.model(name)
     v = _live_version(state, name, number, f"moved to {stage}")
     if v.stage == stage:  # as MLflow's transition to the stage a version is in: nothing to do, no error
-        if alias and alias not in v.aliases:
-            return set_alias(state, name, number, alias)
+        if len(names) == 1 and names[0] not in v.aliases:
+            return set_alias(state, name, number, names[0])
+        if any(a not in v.aliases for a in names):
+            raise UsageError(f"{name} v{number} is already in {stage}; give its aliases one at a time with reg alias")
         return unchanged(v, f"{name} v{number} is already in {stage}" + (f" as @{alias}" if alias else ""))
     exclusive = stage in s.exclusive_stages
     who = actor(state.root)
@@ -243,13 +247,15 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     if not reason and exclusive:
         reason = NO_REASON
     updated = {number: replace(v, stage=stage)}
-    alias_from = None
-    if alias and alias not in v.aliases:
-        holder = model.alias_holder(alias)
+    holders = []
+    for a in (a for a in names if a not in v.aliases):
+        holder = model.alias_holder(a)
         if holder is not None:
-            updated[holder.version] = replace(holder, aliases=[a for a in holder.aliases if a != alias])
-            alias_from = f"v{holder.version}"
-        updated[number].aliases = sorted(v.aliases + [alias])
+            held = updated.get(holder.version, holder)
+            updated[holder.version] = replace(held, aliases=[x for x in held.aliases if x != a])
+            holders.append(f"v{holder.version}")
+        updated[number].aliases = sorted(updated[number].aliases + [a])
+    alias_from = ",".join(sorted(set(holders))) or None
     if failed:  # --force past failed gates: recorded in the manifest and the commit
         updated[number].overrides = list(v.overrides) + [
             {"stage": stage, "by": who, "at": now(), "reason": reason,
@@ -265,8 +271,9 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     lines = [f"Reason: {reason}"] if reason else []
     if archived:
         lines.append(f"Archived: {', '.join('v%d' % a for a in archived)} (was {stage})")
-    if alias:
-        lines.append(f"Alias: @{alias} -> v{number}" + (f" (was {alias_from})" if alias_from else ""))
+    if names:
+        lines.append(f"Alias: {', '.join('@' + a for a in names)} -> v{number}"
+                     + (f" (was {alias_from})" if alias_from else ""))
     if failed:
         lines.append("Forced past failed gates:\n" + "\n".join(f"  {c.name}: {c.detail}" for c in failed))
     n = stage_tag_number(state.root, name)

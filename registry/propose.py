@@ -32,6 +32,7 @@ class Proposal:
     change: ChangeSet
     warnings: list[str] = field(default_factory=list)
     detached: bool = False  # the user was on no branch; base_branch is then the remote's default branch
+    unchanged: bool = False  # a proposal always changes something (an unchanged build returns its Applied)
 
     @property
     def result(self):

@@ -220,7 +220,7 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
     v = state.version(name, number)  # NotFound names the versions that exist
     if v.deleted:
         raise UsageError(f"{name} v{number} was deleted ({v.deleted_reason}); roll back to another version")
-    if holder is not None and holder.version == number:
+    if holder is not None and holder.version == number or v.stage == stage:
         raise UsageError(f"{name} v{number} already holds {stage}; nothing to roll back")
     if not history.held_stage(state.root, v.path, stage, state.cache,
                               initial_stage=state.settings.initial_stage):
@@ -232,27 +232,13 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
         except PolicyError as exc:
             raise PolicyError(f"{name} v{number} never held {stage}, so --to {number} is a promotion and its "
                               f"gates apply; {exc}") from None
-    cs = operations.promote(state, name, number, stage, reason=reason, action="rollback")
+    gained: set[str] = set()
     if holder is not None and stage in state.settings.exclusive_stages:
-        # Aliases the holder got after it entered the stage follow the stage to `number` (see the module doc).
+        # Aliases the holder got when or after it entered the stage follow the stage to `number` (module doc).
         entered = history.placed(state.root, name, holder.version, stage=stage,
                                  archive_stage=state.settings.archive_stage)
         gained = _gained_since(state.root, holder, entered.commit + "^") if entered else set()
-        if gained:
-            model = state.model(name)
-            updated = {holder.version: replace(holder, stage=state.settings.archive_stage),
-                       number: replace(v, stage=stage)}
-            for n, mv in model.versions.items():  # what promote changed, from its own result
-                if n not in updated and mv.stage == stage and not mv.deleted and n != number:
-                    updated[n] = replace(mv, stage=state.settings.archive_stage)
-            updated[number].overrides = cs.result.overrides
-            moved = _follow(model, updated, {a: holder.version for a in gained}, updated[number],
-                            f"{name} {stage}", "", "")
-            cs.writes, cs.deletes = {}, []
-            operations._finish(cs, state, model, updated)
-            cs.trailers["Reg-Alias"] = ",".join(sorted(moved))
-            cs.body += "\nAliases that followed the stage: " + ", ".join(
-                f"@{a} v{holder.version} -> v{number}" for a in sorted(moved))
+    cs = operations.promote(state, name, number, stage, reason=reason, action="rollback", alias=sorted(gained))
     replaced = holder.version if holder else None
     cs.subject = f"Rolled back {name} {stage}: {_v(replaced)} -> v{number}"
     if holder is not None and stage not in state.settings.exclusive_stages:

@@ -258,7 +258,8 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
     v = operations._live_version(state, name, number, "validated")
     who = operations.actor(state.root)
     stage = TARGET_STAGE if TARGET_STAGE in s.stages else s.stages[1]
-    has_gate = bool(model.card and isinstance(model.card.gates, dict) and stage in model.card.gates)
+    gate = policy.gates_for(model, stage, s.stages)
+    has_gate = gate is not None and gate != policy.Gate()  # `staging: {}` checks nothing: no gate either
     checks = policy.gate_checks(state, model, v, stage, reason=None, actor=who, metrics=scored.metrics)
     passed = has_gate and all(c.passed for c in checks)
     promote = passed and v.stage == s.initial_stage
