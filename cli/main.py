@@ -94,11 +94,19 @@ def register(ctx: typer.Context, name: str,
 
 
 @app.command("list")
-def list_(ctx: typer.Context, as_json: bool = JsonOpt):
+def list_(ctx: typer.Context,
+          filter_: Optional[str] = typer.Option(None, "--filter", metavar="FILTER",
+                                                help="MLflow filter: \"name LIKE 'churn%' and tags.team = 'growth'\"."),
+          order_by: List[str] = typer.Option([], "--order-by", metavar="KEY", help="e.g. 'name DESC'; repeatable."),
+          as_json: bool = JsonOpt):
     """One row per model: latest version, versions, staging and production, aliases."""
     reg = open_registry(ctx)
     state = reg.state()
-    render.models(state, state.models(), as_json)
+    if filter_ is None and not order_by:
+        return render.models(state, state.models(), as_json)
+    from registry import search
+
+    render.models(state, search.search_models(state, filter_, order_by), as_json, filtered=True)
 
 
 @app.command()
@@ -106,6 +114,11 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
          deleted: bool = typer.Option(False, "--deleted", help="Include deleted versions."),
          at: Optional[str] = typer.Option(None, "--at", help="As it was at this time (2026-11-01T12:00, UTC)."),
          rev: Optional[str] = typer.Option(None, "--rev", help="As it was at this git revision."),
+         filter_: Optional[str] = typer.Option(None, "--filter", metavar="FILTER",
+                                               help="MLflow filter over the versions: \"tags.validation = 'passed' "
+                                                    "and metrics.roc_auc > 0.9\"."),
+         order_by: List[str] = typer.Option([], "--order-by", metavar="KEY",
+                                            help="e.g. 'metrics.roc_auc DESC'; repeatable."),
          as_json: bool = JsonOpt):
     """A model's versions (`reg show churn`) or one version whole (`reg show churn/7`)."""
     reg = open_registry(ctx)
@@ -114,10 +127,20 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
     bare = ref.removeprefix("models:/")
     if "/" not in bare and "@" not in bare:
         m = _then(state.model, bare, state, at or rev) if past else state.model(bare)
+        if filter_ is not None or order_by:
+            from registry import search
+
+            found = search.search_versions(state, filter_, order_by or ["version_number DESC"], model=m.name,
+                                           include_deleted=deleted)
+            return render.versions(state, m, deleted, as_json, items=found)
         render.versions(state, m, deleted, as_json)
     elif past:
         history.show_at(reg, state, ref, _then(state.resolve, ref, state, at or rev), as_json)
     else:
+        if filter_ is not None or order_by:
+            from registry.errors import UsageError
+
+            raise UsageError("--filter and --order-by apply to a model's versions: `reg show churn --filter ...`")
         render.version(state.resolve(ref), as_json)
 
 

@@ -66,11 +66,14 @@ def _summary(state, m) -> dict:
             "aliases": m.aliases(), "description": m.card.description if m.card else ""}
 
 
-def models(state, items, as_json: bool) -> None:
+def models(state, items, as_json: bool, filtered: bool = False) -> None:
     items = list(items)
     rows = [_summary(state, m) for m in items]
     if as_json:
         emit_json(rows)
+        return
+    if not rows and filtered:
+        typer.echo("No model matches the filter.")
         return
     if not rows and not (state.root / "models/registry.yaml").is_file():
         typer.echo("This repository is not a registry yet; run `reg init`, then `reg register NAME PATH`.")
@@ -92,8 +95,11 @@ def vnum(n) -> str:
     return f"v{n}" if n is not None else "-"
 
 
-def versions(state, m, include_deleted: bool, as_json: bool) -> None:
-    items = [v for _, v in sorted(m.versions.items()) if include_deleted or not v.deleted]
+def versions(state, m, include_deleted: bool, as_json: bool, items: list | None = None) -> None:
+    """A model's versions, newest first; `items` (already filtered and ordered, e.g. by --order-by) as given."""
+    filtered = items is not None
+    if items is None:
+        items = [v for _, v in sorted(m.versions.items()) if include_deleted or not v.deleted]
     if as_json:
         emit_json([v.to_dict() for v in items])
         return
@@ -104,13 +110,15 @@ def versions(state, m, include_deleted: bool, as_json: bool) -> None:
                 names.append(k)
     names = names[:KEY_METRICS]
     rows = []
-    for v in reversed(items):
+    for v in (items if filtered else reversed(items)):
         stage = "deleted" if v.deleted else v.stage
         rows.append([f"v{v.version}", stage, ", ".join("@" + a for a in v.aliases),
                      *[number(v.metrics.get(k)) for k in names], v.created_at, v.created_by])
     table(m.name + (f": {m.card.description}" if m.card and m.card.description else ""),
            ["version", "stage", "aliases", *names, "created at", "created by"], rows)
-    hidden = sum(v.deleted for v in m.versions.values()) if not include_deleted else 0
+    if filtered and not items:
+        typer.echo("(no version matches the filter)")
+    hidden = sum(v.deleted for v in m.versions.values()) if not include_deleted and not filtered else 0
     if hidden:
         typer.echo(f"({hidden} deleted version{'s' if hidden > 1 else ''} not shown; add --deleted)")
 

@@ -54,6 +54,20 @@ class Registry:
     def resolve(self, ref: str) -> ModelVersion:
         return self.state().resolve(ref)
 
+    def search_versions(self, filter: str | None = None, order_by: list[str] | str | None = None, *,
+                        model: str | None = None, include_deleted: bool = False) -> list[ModelVersion]:
+        """Versions matching an MLflow filter string (`"name = 'churn' and metrics.roc_auc > 0.9"`), in
+        MLflow's grammar with `metrics.*` and `params.*` added; `order_by` as MLflow's (`["metrics.f1 DESC"]`)."""
+        from . import search
+
+        return search.search_versions(self.state(), filter, order_by, model=model, include_deleted=include_deleted)
+
+    def search_models(self, filter: str | None = None, order_by: list[str] | str | None = None) -> list[ModelState]:
+        """Registered models matching an MLflow filter string (`"name LIKE 'churn%' and tags.team = 'growth'"`)."""
+        from . import search
+
+        return search.search_models(self.state(), filter, order_by)
+
     def load(self, ref: str, trust_pickle: bool = False, **kw):
         """The model `ref` names, verified against its manifest and loaded by format (`registry.loading`)."""
         from .loading import load
