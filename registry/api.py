@@ -166,13 +166,15 @@ class Registry:
 
     def promote(self, name: str, version: int | str, stage: str, *, reason: str | None = None,
                 keep_existing: bool = False, push: bool | None = None, force: bool = False,
-                alias: str | None = None) -> Applied:
+                alias: str | None = None, archive_existing: bool = False) -> Applied:
         """Move a version to `stage`; with `alias`, point that alias at it in the same commit. A version
-        already there (with that alias) is `applied.unchanged`, no commit, as in MLflow."""
+        already there (with that alias) is `applied.unchanged`, no commit, as in MLflow. `archive_existing`
+        archives the stage's other versions even where the stage is not exclusive (MLflow's
+        archive_existing_versions)."""
         number = refs.parse_version(version)
         return self._apply(lambda s: operations.promote(s, name, number, stage, reason=reason,
-                                                        keep_existing=keep_existing, force=force, alias=alias),
-                           push)
+                                                        keep_existing=keep_existing, force=force, alias=alias,
+                                                        archive_existing=archive_existing), push)
 
     def archive(self, name: str, version: int | str, *, reason: str | None = None,
                 push: bool | None = None) -> Applied:

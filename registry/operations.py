@@ -219,9 +219,10 @@ def unchanged(result, why: str) -> ChangeSet:
 
 def promote(state: RegistryState, name: str, number: int, stage: str, *, reason: str | None = None,
             keep_existing: bool = False, action: str = "promote", force: bool = False,
-            alias: str | list[str] | None = None) -> ChangeSet:
-    """Move version `number` to `stage` (archiving the holder of an exclusive stage) and, with `alias` (one
-    name, or several), point it at the version in the same commit."""
+            alias: str | list[str] | None = None, archive_existing: bool = False) -> ChangeSet:
+    """Move version `number` to `stage` (archiving the holder of an exclusive stage, or with
+    `archive_existing` every other version in that stage, as MLflow's archive_existing_versions) and,
+    with `alias` (one name, or several), point it at the version in the same commit."""
     s = state.settings
     reason = _one_line(reason)
     stage = refs.normalize_stage(stage, s.stages)
@@ -261,7 +262,7 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
             {"stage": stage, "by": who, "at": now(), "reason": reason,
              "failed": [f"{c.name}: {c.detail}" for c in failed]}]
     archived = []
-    if exclusive and not keep_existing:
+    if (exclusive and not keep_existing) or (archive_existing and stage not in (s.archive_stage, s.initial_stage)):
         for other in model.in_stage(stage):
             if other.version != number:
                 updated[other.version] = replace(updated.get(other.version, other), stage=s.archive_stage)

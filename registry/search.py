@@ -296,8 +296,18 @@ def model_value(m, kind: str, key: str):
             "owners": ",".join(card.owners) if card else ""}.get(key)
 
 
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
 def matches(item, comparisons: list[Comparison], read: Callable) -> bool:
-    return all(_compare(read(item, c.kind, c.key), c.op, c.value) for c in comparisons)
+    return all(_compare(_read(item, c, read), c.op, c.value) for c in comparisons)
+
+
+def _read(item, c: Comparison, read: Callable):
+    value = read(item, c.kind, c.key)
+    if value is None and c.kind == "tags" and c.key == PROMPT_TAG:
+        return "false"  # MLflow's client adds `tags.`mlflow.prompt.is_prompt` != 'true'`: no model is a prompt
+    return value
 
 
 def parse_order_by(order_by: Iterable[str] | str | None, keys: set[str]) -> list[tuple[str, str, bool]]:
