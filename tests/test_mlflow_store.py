@@ -159,3 +159,48 @@ def test_default_install_does_not_import_mlflow(registry):
             f"Registry({str(registry)!r}).state().models(); print('mlflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_import_an_mlflow_registry_with_its_history(registry, tracking, reg, monkeypatch):
+    """Three versions in MLflow's own registry (SQLite), stage history and an alias, moved over in one
+    command; running it again adds only what is new."""
+    import time
+
+    from mlflow import MlflowClient
+
+    first, second = tracking["runs"]
+    ml = MlflowClient(tracking_uri=tracking["uri"], registry_uri=tracking["uri"])
+    ml.create_registered_model("fraud", tags={"team": "risk"}, description="Flags fraud")
+    for run in (first, second, first):
+        ml.create_model_version("fraud", f"runs:/{run}/model", run_id=run)
+        time.sleep(1.1)  # distinct MLflow timestamps, so the replayed order is theirs
+    ml.transition_model_version_stage("fraud", "1", "Production")
+    time.sleep(1.1)
+    ml.transition_model_version_stage("fraud", "2", "Production", archive_existing_versions=True)
+    ml.transition_model_version_stage("fraud", "3", "Staging")
+    ml.set_registered_model_alias("fraud", "champion", "2")
+
+    out = reg(registry, "import", "mlflow", "--tracking-uri", tracking["uri"], "--model", "fraud")
+    assert out.exit_code == 0, out.output
+    shown = {v["version"]: v for v in json.loads(reg(registry, "show", "fraud", "--json").stdout)}
+    assert {n: v["stage"] for n, v in shown.items()} == {1: "archived", 2: "production", 3: "staging"}
+    assert shown[2]["aliases"] == ["champion"] and shown[2]["lineage"]["run_id"] == second
+    assert shown[2]["metrics"]["roc_auc"] == 0.93
+    card = json.loads(reg(registry, "list", "--json").stdout)[0]
+    assert card["description"] == "Flags fraud"
+
+    mv1 = ml.get_model_version("fraud", "1")
+    log = git(registry, "log", "--reverse", "--format=%at %s", "--", "models/fraud").splitlines()
+    registered = [line for line in log if line.endswith("register fraud v1")][0]
+    assert int(registered.split()[0]) == mv1.creation_timestamp // 1000  # MLflow's time, not now
+    history = reg(registry, "history", "fraud", "--json")
+    actions = [e["action"] for e in json.loads(history.stdout)]
+    assert actions.count("register") == 3 and "alias" in actions
+    assert reg(registry, "check").exit_code == 0
+
+    again = reg(registry, "import", "mlflow", "--tracking-uri", tracking["uri"], "--model", "fraud")
+    assert again.exit_code == 0 and "0 change(s)" in again.stdout
+    ml.create_model_version("fraud", f"runs:/{second}/model", run_id=second)
+    ml.set_registered_model_alias("fraud", "champion", "4")
+    more = reg(registry, "import", "mlflow", "--tracking-uri", tracking["uri"], "--model", "fraud", "--json")
+    assert json.loads(more.stdout)["done"] == ["registered fraud v4", "fraud@champion -> v4"]
