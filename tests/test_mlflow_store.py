@@ -204,3 +204,52 @@ def test_import_an_mlflow_registry_with_its_history(registry, tracking, reg, mon
     ml.set_registered_model_alias("fraud", "champion", "4")
     more = reg(registry, "import", "mlflow", "--tracking-uri", tracking["uri"], "--model", "fraud", "--json")
     assert json.loads(more.stdout)["done"] == ["registered fraud v4", "fraud@champion -> v4"]
+
+
+def test_mlflow_server_browses_a_reg_registry(registry, reg, artifact, tmp_path):
+    """`mlflow server --registry-store-uri reg:///path` lists reg's models and versions (the MLflow UI's calls)."""
+    import socket
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    assert reg(registry, "register", "churn", str(artifact), "--description", "first").exit_code == 0
+    assert reg(registry, "promote", "churn", "1", "staging").exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "mlflow"
+    server = subprocess.Popen([str(exe), "server", "--backend-store-uri", f"sqlite:///{tmp_path}/ui.db",
+                               "--registry-store-uri", f"reg://{registry}", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path):
+        with urllib.request.urlopen(base + path, timeout=30) as resp:
+            return resp.read().decode()
+
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                models = json.loads(get("/ajax-api/2.0/mlflow/registered-models/search?max_results=10"))
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(1)
+        assert [m["name"] for m in models["registered_models"]] == ["churn"]
+        version = json.loads(get("/ajax-api/2.0/mlflow/model-versions/get?name=churn&version=1"))["model_version"]
+        assert version["current_stage"] == "Staging" and version["description"] == "first"
+        assert "<html" in get("/").lower()  # the UI itself is served
+    finally:
+        import os
+        import signal
+
+        os.killpg(server.pid, signal.SIGTERM)  # mlflow server runs uvicorn workers as children
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=15)
