@@ -253,3 +253,22 @@ def test_mlflow_server_browses_a_reg_registry(registry, reg, artifact, tmp_path)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=15)
+
+
+def test_log_model_with_registered_model_name(registry, tracking, client, reg):
+    """The one-call form most training scripts use: log and register in `log_model`."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    X = tracking["X"]
+    with mlflow.start_run():
+        mlflow.log_metric("roc_auc", 0.77)
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, X[:, 0] > 0.5), name="model",
+                                        registered_model_name="tree")
+    assert str(info.registered_model_version) == "1"
+    shown = json.loads(reg(registry, "show", "tree/1", "--json").stdout)
+    assert shown["metrics"] == {"roc_auc": 0.77} and shown["lineage"]["mlflow"]["model_id"] == info.model_id
+    uri = client.get_model_version_download_uri("tree", "1")
+    assert (registry / "models/tree/1/model/MLmodel").is_file() and uri.endswith("models/tree/1/model")
+    loaded = mlflow.sklearn.load_model("models:/tree/latest")
+    assert np.array_equal(loaded.predict(X[:3]), mlflow.sklearn.load_model(info.model_uri).predict(X[:3]))

@@ -14,10 +14,17 @@ def run_lineage(tracking_uri: str | None, run_id: str | None, *, source: str, ru
     mlflow_info = {k: v for k, v in {"source": source, "run_id": run_id, "run_link": run_link,
                                      "model_id": model_id}.items() if v}
     lineage: dict = {"mlflow": mlflow_info}
-    if not run_id:
-        return {}, lineage
     from mlflow.tracking import MlflowClient
 
+    if not run_id and model_id:  # `log_model(..., registered_model_name=...)` registers `models:/m-...`
+        try:
+            run_id = MlflowClient(tracking_uri=tracking_uri).get_logged_model(model_id).source_run_id
+        except MlflowException:
+            run_id = None
+        if run_id:
+            mlflow_info["run_id"] = run_id
+    if not run_id:
+        return {}, lineage
     try:
         run = MlflowClient(tracking_uri=tracking_uri).get_run(run_id)
     except MlflowException:
