@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import typer
 # Typer 0.28 vendors its own Click; its usage errors are these classes, not the `click` package's.
@@ -63,7 +64,8 @@ app = typer.Typer(cls=RegGroup, add_completion=False, pretty_exceptions_enable=F
 
 @app.callback()
 def _global(ctx: typer.Context,
-            repo: Path = typer.Option(Path("."), "--repo", "-C", help="Registry repository (default: here)."),
+            repo: Optional[Path] = typer.Option(None, "--repo", "-C", help="Registry repository (default: "
+                                                "$REG_REPO, else here)."),
             debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")):
     ctx.obj = {"repo": repo}
 

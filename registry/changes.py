@@ -39,6 +39,7 @@ class ChangeSet:
     created_dirs: list[str] = field(default_factory=list)  # made before the commit; removed if it fails
     stale_dirs: list[str] = field(default_factory=list)  # untracked working copies to remove after commit
     result: Any = None  # what the operation hands back to its caller
+    unchanged: bool = False  # the registry already is as asked (MLflow-style idempotency): no commit
 
     @property
     def paths(self) -> list[str]:
@@ -66,6 +67,11 @@ class Applied:
     @property
     def result(self):
         return self.change.result
+
+    @property
+    def unchanged(self) -> bool:
+        """True when nothing needed to change: no commit was made (`commit` is then HEAD's)."""
+        return self.change.unchanged
 
 
 @contextlib.contextmanager
@@ -234,6 +240,8 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         if want_push:
             _check_push_target(root, state.settings.git_remote)
         cs = _build(root, build, state, scope)
+        if cs.unchanged:
+            return Applied(git.head(root) or "", [], False, cs)
         commit = _commit_or_cleanup(root, cs)
         if not want_push:
             _remove_dirs(root, cs.stale_dirs)
@@ -301,6 +309,8 @@ def _build(root: Path, build, state: RegistryState, scope: tuple[str, ...] = ("m
     cs = None
     try:
         cs = build(state)
+        if cs.unchanged:
+            return cs
         if not cs.paths:
             raise UsageError("nothing to change")
         _next_tag_free(root, cs.tags)

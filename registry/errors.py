@@ -36,3 +36,7 @@ class PolicyError(RegistryError):
 class HostileContent(CorruptState):
     """A file reg refuses to read or act on at all: YAML anchors or aliases, over the size cap, a path
     outside its folder, a symlink in an artifact. Refused on every read path, never skipped."""
+
+
+class AlreadyExists(UsageError):
+    """Something to create that exists already (a model: MLflow's RESOURCE_ALREADY_EXISTS)."""

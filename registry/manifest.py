@@ -160,12 +160,12 @@ def card_from_dict(name: str, data: dict, where: str) -> ModelCard:
     )
 
 
-def new_card_text(name: str, description: str, owner: str) -> str:
+def new_card_text(name: str, description: str, owner: str, tags: dict | None = None) -> str:
     from . import yamlio
 
     return (
         f"# Model card for {name}: description, owners and tags may be edited by hand or with\n"
         f"# `reg annotate {name}`; gates and permissions are judged by `reg promote` and `reg check`.\n"
         + yamlio.dump({"name": name, "description": description, "owners": [owner] if owner else [],
-                       "tags": {}})
+                       "tags": dict(tags or {})})
     )

@@ -5,8 +5,12 @@
 webhooks:
   - name: ml-team                # shown in warnings
     url_env: REG_WEBHOOK_ML_TEAM # the URL is read from this environment variable, never stored
-    events: [promote, rollback]  # register, promote, rollback, delete (default: all four)
+    events: [promote, rollback]  # register, promote, rollback, delete (default: these four), alias
 ```
+
+`alias` is sent whenever an alias moves: `reg alias`, `reg alias --delete`, `register --alias`,
+`promote --alias` (a promote with an alias is both events). It is not in the default list, so a channel
+set up before it existed gets no new kind of message; a service that follows `@champion` asks for it.
 
 A webhook that fails (unset variable, refused connection, non-2xx) becomes a warning string; it never
 undoes or blocks the change, which is already committed.
@@ -23,9 +27,10 @@ from dataclasses import dataclass, field
 
 from .errors import CorruptState
 
-EVENTS = ("register", "promote", "rollback", "delete")
+DEFAULT_EVENTS = ("register", "promote", "rollback", "delete")
+EVENTS = DEFAULT_EVENTS + ("alias",)
 ACTION_EVENT = {"register": "register", "promote": "promote", "archive": "promote", "rollback": "rollback",
-                "delete": "delete"}
+                "delete": "delete", "alias": "alias", "unalias": "alias"}
 TIMEOUT = 5.0
 WHERE = "models/registry.yaml"
 ENV_PREFIX = "REG_WEBHOOK_"
@@ -35,7 +40,7 @@ ENV_PREFIX = "REG_WEBHOOK_"
 class Webhook:
     name: str
     url_env: str
-    events: list[str] = field(default_factory=lambda: list(EVENTS))
+    events: list[str] = field(default_factory=lambda: list(DEFAULT_EVENTS))
 
 
 def parse_webhooks(raw) -> list[Webhook]:
@@ -54,7 +59,7 @@ def parse_webhooks(raw) -> list[Webhook]:
         if not item["url_env"].startswith(ENV_PREFIX) or len(item["url_env"]) == len(ENV_PREFIX):
             raise CorruptState(f"{WHERE}: webhooks[{i}].url_env must name a {ENV_PREFIX}* variable (e.g. "
                                f"{ENV_PREFIX}ML_TEAM), so no other secret of the environment can be sent or shown")
-        events = item.get("events", list(EVENTS))
+        events = item.get("events", list(DEFAULT_EVENTS))
         events = [events] if isinstance(events, str) else events
         if not isinstance(events, list) or any(e not in EVENTS for e in events):
             raise CorruptState(f"{WHERE}: webhooks[{i}].events must be a list of {', '.join(EVENTS)}")
@@ -67,6 +72,8 @@ def message(change) -> tuple[str | None, dict]:
     t = change.trailers
     action = t.get("Reg-Action", "")
     event = ACTION_EVENT.get(action)
+    if t.get("Reg-Alias") and event is None:
+        event = "alias"
     lines = [f"*{change.subject}*"]
     if t.get("Reg-Reason"):
         lines.append(f"Reason: {t['Reg-Reason']}")
@@ -77,7 +84,8 @@ def message(change) -> tuple[str | None, dict]:
                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
                "reg": {"event": event, "action": action, "model": t.get("Reg-Model"),
                        "version": int(t["Reg-Version"]) if t.get("Reg-Version", "").isdigit() else None,
-                       "from": t.get("Reg-From"), "to": t.get("Reg-To"), "reason": t.get("Reg-Reason")}}
+                       "from": t.get("Reg-From"), "to": t.get("Reg-To"), "reason": t.get("Reg-Reason"),
+                       "alias": t.get("Reg-Alias")}}
     return event, payload
 
 
@@ -93,6 +101,13 @@ def shown(url: str) -> str:
     if scheme not in ("http", "https") or not host:
         return "a URL without http:// or https:// and a host"
     return f"{scheme}://{host}"
+
+
+def events_of(change) -> set[str]:
+    """Every webhook event a change is: its action's, and `alias` when it also moved an alias."""
+    event, _ = message(change)
+    t = change.trailers
+    return {e for e in (event, "alias" if t.get("Reg-Alias") else None) if e}
 
 
 def post(url: str, payload: dict, timeout: float = TIMEOUT) -> None:
@@ -120,12 +135,13 @@ def send(settings, change, commit: str, env=None) -> list[str]:
     except CorruptState as exc:
         return [f"no notification sent: {exc}"]
     event, payload = message(change)
-    if event is None:
+    wanted = events_of(change)
+    if not wanted:
         return []
     payload["reg"]["commit"] = commit
     warnings = []
     for hook in hooks:
-        if event not in hook.events:
+        if not wanted & set(hook.events):
             continue
         url = env.get(hook.url_env)
         if not url:

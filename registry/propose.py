@@ -32,6 +32,7 @@ class Proposal:
     change: ChangeSet
     warnings: list[str] = field(default_factory=list)
     detached: bool = False  # the user was on no branch; base_branch is then the remote's default branch
+    unchanged: bool = False  # a proposal always changes something (an unchanged build returns its Applied)
 
     @property
     def result(self):
@@ -148,6 +149,8 @@ def propose(root: Path, build) -> Proposal:
     try:
         _share_dvc(root, wt)
         applied = changes.apply(wt, lambda state: _untagged(build(state)), push=False)
+        if applied.unchanged:  # nothing to review: say so as a direct change would (no branch, no push)
+            return applied
         branch = branch_name(applied.change)
         if git.ok(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], root):
             raise StateError(f"branch {branch} already exists (an earlier proposal?); delete it with "

@@ -60,7 +60,7 @@ def test_webhook_receives_promotions_it_asked_for(registry, reg, artifact, recei
     assert payload["text"] == "*reg: promote churn v1 to production*\nReason: launch"
     assert payload["blocks"][0]["text"] == {"type": "mrkdwn", "text": payload["text"]}
     assert payload["reg"] == {"event": "promote", "action": "promote", "model": "churn", "version": 1,
-                              "from": "none", "to": "production", "reason": "launch",
+                              "from": "none", "to": "production", "reason": "launch", "alias": None,
                               "commit": git(registry, "rev-parse", "HEAD").strip()}
     assert reg(registry, "alias", "churn", "1", "champion").exit_code == 0
     assert len(received) == 1
