@@ -66,10 +66,16 @@ class Registry:
                  params_file: str | Path | None = None, description: str = "", tags: dict | None = None,
                  alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
                  push: bool | None = None, **kw) -> Applied:
-        refs.check_name(name)
-        return self._apply(lambda s: operations.register(
-            s, name, path, metrics=metrics, params_file=Path(params_file) if params_file else None,
-            description=description, tags=tags, alias=alias, fmt=fmt, signature=signature, **kw), push)
+        from . import incoming
+
+        incoming.check_inputs(name, metrics, tags, alias, settings_mod.read(self.root).stages)
+        staged = incoming.stage(self.root, path, remote=settings_mod.read(self.root).remote, fmt=fmt,
+                                signature=signature, params_file=Path(params_file) if params_file else None, **kw)
+        try:
+            return self._apply(lambda s: operations.register(s, name, staged, metrics=metrics, description=description,
+                                                             tags=tags, alias=alias), push)
+        finally:
+            staged.discard()
 
     def register_from_dvc(self, name: str, stage: str, path: str | Path | None = None, *,
                           cwd: str | Path | None = None, description: str = "", tags: dict | None = None,

@@ -156,6 +156,12 @@ def push(root: Path, targets: list[str], remote: str | None, *, progress: bool =
     _transfer(root, "push", targets, remote, progress=progress, what=what, force=False)
 
 
+def push_object(root: Path, md5: str, remote: str | None, *, progress: bool = False, what: str | None = None) -> None:
+    """Push one hashed artifact (a `.dir` object and its files) from the cache by its hash: no pointer file
+    and no repository scan needed, so it can happen before the version's number is known."""
+    _transfer(root, "push", [], remote, progress=progress, what=what, force=False, objects=[md5])
+
+
 def pull(root: Path, targets: list[str], remote: str | None, *, progress: bool = False,
          what: str | None = None, force: bool = False) -> None:
     """`force` replaces a working copy that differs from the pointer (a damaged registered artifact)."""
@@ -163,7 +169,7 @@ def pull(root: Path, targets: list[str], remote: str | None, *, progress: bool =
 
 
 def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, progress: bool,
-              what: str | None, force: bool) -> None:
+              what: str | None, force: bool, objects: list[str] | None = None) -> None:
     """Push or pull exactly `targets`, with bounded S3 timeouts; failures become one clear StorageError."""
     from . import transfer
 
@@ -192,10 +198,20 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
             raise StorageError(str(exc)) from None
         try:
             with transfer.progress(progress or transfer.SHOW_PROGRESS.get()), transfer.bounded_retries():
-                if verb == "push":
+                if objects:
+                    from dvc_data.hashfile.hash_info import HashInfo
+
+                    result = repo.cloud.push([HashInfo("md5", md5) for md5 in objects], remote=name)
+                    if result.failed:
+                        raise StorageError(f"could not push {what or 'the artifact'} to remote "
+                                           f"{label}: {len(result.failed)} object(s) failed; check the remote "
+                                           "and retry")
+                elif verb == "push":
                     repo.push(targets=paths, remote=remote)
                 else:
                     repo.pull(targets=paths, remote=remote, force=force)
+        except StorageError:
+            raise
         except Exception as exc:
             missing = verb == "pull" and type(exc).__name__ in ("CheckoutError", "FetchError", "DownloadError")
             text = transfer.message(verb, label, exc, hidden, what=what, missing_hint=missing)
