@@ -283,3 +283,20 @@ def fetch_branch(root: Path, remote: str, branch: str) -> str:
 
 def is_ancestor(root: Path, older: str, newer: str) -> bool:
     return ok(["merge-base", "--is-ancestor", older, newer], root)
+
+
+def remote_branch_exists(root: Path, remote: str, branch: str) -> bool:
+    """Whether the remote has this branch (`git ls-remote`); GitError when the remote cannot be reached."""
+    proc = subprocess.run(["git", "ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd=str(root),
+                          capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+        raise GitError((fatal or lines or [f"exit {proc.returncode}"])[0])
+    return bool(proc.stdout.strip())
+
+
+def remote_default_branch(root: Path, remote: str) -> str | None:
+    """The remote's default branch as this clone recorded it (refs/remotes/<remote>/HEAD)."""
+    out = run(["symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"], root, check=False).strip()
+    return out.removeprefix(f"{remote}/") or None
