@@ -13,6 +13,11 @@ from .state import ModelState, RegistryState, read_state
 class Registry:
     def __init__(self, path: str | Path = "."):
         self.root = git.toplevel(Path(path).resolve())
+        from . import journal
+
+        # A change interrupted by kill -9, a power cut or a full disk is finished or undone by the next
+        # command, reads included (one stat when there is none); `recovered` says what was done.
+        self.recovered: str | None = journal.recover_if_idle(self.root)
 
     # -- reading -----------------------------------------------------------------------------------
     def state(self, rev: str | None = None) -> RegistryState:
@@ -139,6 +144,24 @@ class Registry:
         if not reason or not reason.strip():
             raise UsageError("a deletion needs a reason: pass --reason TEXT")
         return self._apply(lambda s: operations.delete(s, name, number, reason=reason, force=force), push)
+
+    def recover(self) -> str | None:
+        """Finish or undo a change that was interrupted (waits for a running reg command first). One line
+        saying what was done, or None when there was nothing to do."""
+        from . import journal
+
+        if self.recovered:
+            return self.recovered
+        with journal.lock(self.root):
+            done = journal.recover(self.root)
+            journal.clean_incoming(self.root)
+            return done
+
+    def verify(self, model: str | None = None):
+        """Which versions' artifacts are missing or damaged on the DVC remote (`verify.Report`)."""
+        from . import verify as verify_mod
+
+        return verify_mod.verify(self.root, model)
 
     # -- history and rollback (registry/history.py, registry/rollback.py) ---------------------------
     def history(self, model: str | None = None, *, stage: str | None = None, since=None,

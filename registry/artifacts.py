@@ -284,3 +284,66 @@ def content_md5(path: Path) -> str:
     except Exception as exc:
         raise StorageError(f"could not hash {path}: {exc}") from None
     return obj.hash_info.value
+
+
+def remote_status(root: Path, md5s: list[str], remote: str | None) -> dict[str, tuple[str, str]]:
+    """Whether the DVC remote holds each artifact whole: md5 -> ("ok" | "missing" | "damaged", detail).
+    Missing: the `.dir` object or some of its files are not there. Damaged: the `.dir` object does not parse,
+    or a file's size (and, on a local-folder remote, its md5) is not what the `.dir` object records."""
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.tree import Tree
+
+    from . import transfer
+
+    repo = _repo(root)
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        name = remote or repo.config.get("core", {}).get("remote")
+        if not name or name not in repo.config.get("remote", {}):
+            raise StorageError(f"{root} has no DVC remote {name or ''} to check: set `remote:` in models/registry.yaml "
+                               "to one of `dvc remote list`")
+        label = transfer.describe_remote(repo, name)
+        try:
+            transfer.probe(repo, name, label, "check", None)
+        except transfer.Unreachable as exc:
+            raise StorageError(str(exc)) from None
+        odb = repo.cloud.get_remote_odb(name, "push")
+        local = odb.fs.protocol in ("local", "file") if isinstance(odb.fs.protocol, str) else "local" in odb.fs.protocol
+        for md5 in md5s:
+            try:
+                if not odb.exists(md5):
+                    out[md5] = ("missing", "its .dir object is not there")
+                    continue
+                try:
+                    tree = Tree.load(odb, HashInfo("md5", md5))
+                except Exception:
+                    out[md5] = ("damaged", "its .dir object does not parse")
+                    continue
+                entries = [(key, meta, hi) for key, meta, hi in tree]
+                present = set(odb.oids_exist([hi.value for _, _, hi in entries]))
+                missing = ["/".join(k) for k, _, hi in entries if hi.value not in present]
+                if missing:
+                    out[md5] = ("missing", f"{len(missing)} of {len(entries)} files are not there ({missing[0]})")
+                    continue
+                bad = []
+                for key, meta, hi in entries:
+                    path = odb.oid_to_path(hi.value)
+                    if meta is not None and meta.size is not None and odb.fs.size(path) != meta.size:
+                        bad.append("/".join(key))
+                    elif local and file_md5(Path(path)) != hi.value:
+                        bad.append("/".join(key))
+                out[md5] = ("damaged", f"{len(bad)} of {len(entries)} files differ from their hash ({bad[0]})") \
+                    if bad else ("ok", "")
+            except StorageError:
+                raise
+            except Exception as exc:
+                out[md5] = ("missing", f"could not be read: {transfer.scrub(str(exc), transfer.secrets(repo))[:120]}")
+        return out
+    finally:
+        repo.close()
+
+
+def in_cache(root: Path, md5: str) -> bool:
+    """Whether this machine's DVC cache has the artifact's `.dir` object (so `dvc push` can repair the remote)."""
+    value = md5[:-4] if md5.endswith(".dir") else md5
+    return (root / ".dvc" / "cache" / "files" / "md5" / value[:2] / (value[2:] + (".dir" if md5.endswith(".dir") else ""))).is_file()

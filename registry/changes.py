@@ -148,6 +148,7 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
         p = root / rel
         originals[rel] = p.read_bytes() if p.is_file() else None
     journal.save(root, entry)  # before the working tree is touched: what the next command finishes or undoes
+    journal.crash_point("journaled")
     try:
         for dest, src in cs.moves.items():
             _place(Path(src), root / dest)
@@ -156,6 +157,7 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
         for rel in cs.deletes:
             with contextlib.suppress(FileNotFoundError):
                 (root / rel).unlink()
+        journal.crash_point("files")
         blobs = git.write_blobs(root, sorted(cs.writes))
         changed: dict = {rel: ("100644", sha) for rel, sha in blobs.items()}
         changed.update({rel: None for rel in cs.deletes})
@@ -171,12 +173,16 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
             raise
         entry.commit = committed
         journal.save(root, entry)
+        journal.crash_point("commit-object")
         git.run([*git.DURABLE, "update-ref", "-m", cs.subject, "HEAD", committed, parent or ""], root)
+        journal.crash_point("ref")
         # The real index now lags HEAD for exactly these paths; bring just them up to date.
         git.run([*git.DURABLE, "update-index", "--add", "--remove", "-z", "--stdin"], root,
                 input="\0".join(cs.paths) + "\0")
+        journal.crash_point("index")
         for tag in cs.tags:
             git.run([*git.DURABLE, "tag", "-a", tag.name, "-m", tag.message, committed], root)
+        journal.crash_point("tags")
         return committed
     except BaseException as exc:
         with contextlib.suppress(Exception):
@@ -245,8 +251,10 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
                 return Applied(commit, [t.name for t in cs.tags], False, cs, warnings)
             entry.phase = "pushing"
             journal.save(root, entry)
+            journal.crash_point("pushing")
             result = git.push(root, remote, [f"HEAD:refs/heads/{branch}"] +
                               [f"refs/tags/{t.name}:refs/tags/{t.name}" for t in cs.tags])
+            journal.crash_point("pushed")
             if result.ok:
                 _remove_dirs(root, cs.stale_dirs)
                 journal.clear(root)

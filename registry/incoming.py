@@ -63,6 +63,7 @@ def stage(root: Path, path: str | Path, *, remote: str | None, fmt: str | None =
             lin.update(extra_lineage)
         # Pushed before any commit names it: no registry commit ever points at data the remote lacks.
         artifacts.push_object(root, info["md5"], remote, what=f"the artifact {path.name}")
+        journal.crash_point("staged")
     except BaseException as exc:
         shutil.rmtree(base, ignore_errors=True)
         if isinstance(exc, OSError) and exc.errno == 28:

@@ -29,6 +29,14 @@ JOURNAL = "journal.json"
 INCOMING = "incoming"  # artifacts copied, hashed and pushed before the change set is built
 
 
+def crash_point(name: str) -> None:
+    """Where the crash tests kill a real reg process (SIGKILL, as `kill -9` would): REG_CRASH_AT=<name>."""
+    if os.environ.get("REG_CRASH_AT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def reg_dir(root: Path) -> Path:
     return git.git_dir(root) / "reg"
 
@@ -354,6 +362,7 @@ def fast_forward(root: Path, entry: Entry | None, upstream: str) -> None:
     if entry is not None:
         entry.phase, entry.sync = "sync", {"from": start, "to": upstream}
         save(root, entry)
+        crash_point("sync")
     try:
         git.run(["merge", "-q", "--ff-only", upstream], root)
     except GitError as exc:
