@@ -13,12 +13,10 @@ from .app import JsonOpt, app, open_registry
 def recover(ctx: typer.Context):
     """Finish or undo a change that was interrupted (kill -9, power cut, full disk). Any reg command does this
     first; this one only does that."""
-    reg = open_registry(ctx)
-    done = reg.recover()
-    if done is None:
-        typer.echo("nothing to recover: no change was interrupted")
-    elif done is not reg.recovered:
-        typer.echo(done)
+    from registry import Registry
+
+    done = Registry(ctx.obj["repo"]).recover()  # what it did goes to stdout here: it is this command's output
+    typer.echo(done or "nothing to recover: no change was interrupted")
 
 
 @app.command()
