@@ -263,12 +263,14 @@ def push(root: Path, remote: str, refspecs: list[str], *, atomic: bool = True, t
         return PushResult("ok", remote_lines=said)
     refused = [ln.split("\t") for ln in proc.stdout.splitlines() if ln.startswith("!")]
     reasons = [parts[-1] for parts in refused if len(parts) >= 3]
-    if any("[remote rejected]" in r for r in reasons) or "hook declined" in output:
-        return PushResult("declined", next((r for r in reasons if "remote rejected" in r), "hook declined"),
+    if any("hook declined" in r for r in reasons) or (not reasons and "hook declined" in output):
+        return PushResult("declined", next((r for r in reasons if "hook declined" in r), "hook declined"),
                           [ln for ln in said if ln])
-    # --atomic marks the other refs "atomic push failed"; the ref that failed says why.
-    if reasons and all(("[rejected]" in r and ("fetch first" in r or "non-fast-forward" in r
-                                               or "already exists" in r or "atomic" in r)) for r in reasons):
+    # --atomic marks the other refs "atomic push failed"; the ref that failed says why. Another push
+    # landing at the same instant shows as the server failing to lock or move the ref: a race, retried.
+    raced = ("fetch first", "non-fast-forward", "already exists", "atomic", "cannot lock ref", "failed to lock",
+             "failed to update ref", "incorrect old value", "but expected")
+    if reasons and all(any(word in r for word in raced) for r in reasons):
         return PushResult("rejected", next((r for r in reasons if "atomic" not in r), reasons[0]))
     lines = [ln.strip() for ln in output.splitlines() if ln.strip() and ln.strip() != "Done"]
     fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]

@@ -182,7 +182,7 @@ def test_concurrent_writers_over_several_clones_all_land(tmp_path, registry, reg
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     results = [line.split(" ", 1) for out in outputs for line in out.splitlines() if line.strip()]
     assert len(results) == writers * each
-    assert all(code == "0" for code, _ in results), outputs
+    assert [r for r in results if r[0] != "0"] == []
     total = writers * each
     tree = git(bare, "ls-tree", "-r", "--name-only", "main", "models/churn").split()
     numbers = sorted(int(p.split("/")[2]) for p in tree if p.endswith("/manifest.yaml"))
