@@ -75,7 +75,9 @@ def repo_lock(root: Path, timeout: float | None = None):
     return journal.lock(root, timeout)
 
 
-def preflight(root: Path, pathspecs: list[str]) -> None:
+def preflight(root: Path, pathspecs: list[str]):
+    """Refuse a change git is in no state to take. Returns the check of tracked changes under `pathspecs`,
+    started in the background: call it before writing anything."""
     if (git.git_dir(root) / "index.lock").exists():
         raise StateError("another git process is running (.git/index.lock exists); wait for it, "
                          "or remove that file if no git command is running")
@@ -84,7 +86,8 @@ def preflight(root: Path, pathspecs: list[str]) -> None:
         raise StateError(f"{doing} is in progress; finish or abort it before changing the registry")
     # Tracked changes anywhere in the registry; untracked files only where this change writes
     # (`refuse_untracked`): walking every version folder for untracked files costs 0.1 s at 10k versions.
-    _refuse_dirty(git.dirty_paths(root, pathspecs, untracked=False), pathspecs)
+    dirty = git.dirty_paths_later(root, pathspecs)
+    return lambda: _refuse_dirty(dirty(), pathspecs)
 
 
 def refuse_untracked(root: Path, cs: ChangeSet, scope: tuple[str, ...]) -> None:
@@ -232,8 +235,13 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
     with repo_lock(root):
         recovered = journal.recover(root)
         journal.clean_incoming(root)
-        preflight(root, list(scope))
-        state = read_state(root)
+        refuse_dirty = preflight(root, list(scope))
+        try:
+            state = read_state(root)
+            cs = _build(root, build, state, scope)
+        finally:
+            refuse_dirty()  # a dirty registry is the first thing to say, whatever the build found
+        first = True
         want_push = state.settings.push if push is None else push
         remote, branch = state.settings.git_remote, git.current_branch(root)
         if want_push:
@@ -242,7 +250,9 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         deadline = time.monotonic() + (push_timeout(state.settings) if want_push else 0)
         attempt = 0
         while True:
-            cs = _build(root, build, state, scope)
+            if not first:
+                cs = _build(root, build, state, scope)
+            first = False
             entry = _entry(root, cs, {"remote": remote, "branch": branch} if want_push else None)
             commit = _commit(root, cs, entry)
             if not want_push:
