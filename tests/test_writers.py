@@ -235,3 +235,13 @@ def test_a_live_lock_holder_is_named_and_a_dead_ones_lock_is_taken(tmp_path, reg
         holder.wait()
     # Its holder is dead (kill -9): the lock is simply taken.
     _ok(reg_proc(registry, "register", "churn", str(artifact), extra_env={"REG_LOCK_TIMEOUT": "1"}))
+
+
+@pytest.mark.slow
+def test_writers_benchmark_counts_what_landed(tmp_path):
+    from benchmarks import reg_bench, writers
+
+    env = {**os.environ, **reg_bench.reg_env()}
+    env.pop("REG_CRASH_AT", None)
+    rows = writers.rows(tmp_path, [2], 2, [sys.executable, "-m", "cli"], env, lambda m: None)
+    assert len(rows) == 1 and "4/4 succeeded (100%)" in rows[0].note
