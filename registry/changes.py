@@ -110,8 +110,13 @@ def _write_atomic(path: Path, text: str) -> None:
     journal.write_atomic(path, text.encode("utf-8"))
 
 
-def _disk_full(exc: BaseException) -> bool:
-    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)
+def _disk_full(root: Path, exc: BaseException) -> bool:
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc):
+        return True
+    if isinstance(exc, (OSError, GitError)):  # git's own words for it vary ("unable to write ... object")
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(root).free < (1 << 20)
+    return False
 
 
 def _next_tag_free(root: Path, tags: list[Tag]) -> None:
@@ -150,9 +155,9 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
     for rel in cs.paths:
         p = root / rel
         originals[rel] = p.read_bytes() if p.is_file() else None
-    journal.save(root, entry)  # before the working tree is touched: what the next command finishes or undoes
-    journal.crash_point("journaled")
     try:
+        journal.save(root, entry)  # before the working tree is touched: what the next command finishes or undoes
+        journal.crash_point("journaled")
         for dest, src in cs.moves.items():
             _place(Path(src), root / dest)
         for rel, text in cs.writes.items():
@@ -196,7 +201,7 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
                     p.parent.mkdir(parents=True, exist_ok=True)
                     p.write_bytes(data)
             journal.clear(root)
-        if _disk_full(exc):
+        if _disk_full(root, exc):
             raise StorageError("the disk is full (No space left on device); the change was not made: free some "
                                "space and run the command again") from None
         raise

@@ -66,11 +66,16 @@ def stage(root: Path, path: str | Path, *, remote: str | None, fmt: str | None =
         journal.crash_point("staged")
     except BaseException as exc:
         shutil.rmtree(base, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.errno == 28:
+        if (isinstance(exc, OSError) and exc.errno == 28) or "No space left on device" in str(exc):
             from .errors import StorageError
 
             raise StorageError(f"the disk is full (No space left on device) while copying {path}; nothing was "
                                "registered: free some space and run the command again") from None
+        if isinstance(exc, (OSError, shutil.Error)):
+            from .errors import StorageError
+
+            first = exc.args[0][0][2] if isinstance(exc, shutil.Error) and exc.args and exc.args[0] else exc
+            raise StorageError(f"could not copy {path} into the registry ({first}); nothing was registered") from None
         raise
     return StagedArtifact(path, folder, info, sig, lin)
 

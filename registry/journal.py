@@ -204,13 +204,13 @@ def restore_paths(root: Path, paths: list[str]) -> None:
     existing = set(git.run(["ls-tree", "-r", "-z", "--name-only", head, "--", *paths], root).split("\0")) - {""} \
         if head else set()
     gone = [p for p in paths if p not in existing]
-    if existing:
-        git.run(["checkout", "-q", "HEAD", "--", *sorted(existing)], root)
     if gone:
-        git.run(["update-index", "--force-remove", "-z", "--stdin"], root, input="\0".join(gone) + "\0", check=False)
         for rel in gone:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 (root / rel).unlink()
+        git.run(["update-index", "--force-remove", "-z", "--stdin"], root, input="\0".join(gone) + "\0", check=False)
+    if existing:
+        git.run(["checkout", "-q", "HEAD", "--", *sorted(existing)], root)
 
 
 def remove_temp_files(root: Path, paths: list[str]) -> None:
@@ -236,7 +236,7 @@ def take_back(root: Path, entry: Entry, *, keep_artifacts: bool = False) -> None
             git.run(["update-ref", "-m", f"reg: take back {entry.subject}", ref, entry.parent, entry.commit], root)
         else:
             git.run(["update-ref", "-d", ref, entry.commit], root)
-    restore_paths(root, entry.paths)
+    # Folders and temporary files first: on a full disk that frees the space restoring files needs.
     for dest, src in entry.moves.items():
         target = root / dest
         if keep_artifacts and target.exists() and not Path(src).exists():
@@ -247,6 +247,7 @@ def take_back(root: Path, entry: Entry, *, keep_artifacts: bool = False) -> None
     for rel in entry.created_dirs:
         shutil.rmtree(root / rel, ignore_errors=True)
     remove_temp_files(root, entry.paths)
+    restore_paths(root, entry.paths)
 
 
 def finish_local(root: Path, entry: Entry) -> list[str]:

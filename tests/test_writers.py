@@ -245,3 +245,77 @@ def test_writers_benchmark_counts_what_landed(tmp_path):
     env.pop("REG_CRASH_AT", None)
     rows = writers.rows(tmp_path, [2], 2, [sys.executable, "-m", "cli"], env, lambda m: None)
     assert len(rows) == 1 and "4/4 succeeded (100%)" in rows[0].note
+
+
+def _small_disk(folder: Path, size_mb: int) -> bool:
+    """A tmpfs of `size_mb` at `folder` (needs root); False when this machine cannot make one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(folder)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_full_disk_mid_register_leaves_nothing_and_the_next_one_works(tmp_path, reg):
+    disk = tmp_path / "disk"
+    if not _small_disk(disk, 16):
+        pytest.skip("cannot mount a small tmpfs here (needs root); the size-limited variant below still runs")
+    try:
+        root = disk / "project"
+        root.mkdir()
+        git(root, "init", "-q", "-b", "main")
+        (root / "README.md").write_text("# project\n")
+        git(root, "add", "README.md")
+        git(root, "commit", "-qm", "initial")
+        assert reg(root, "init", "--remote", str(tmp_path / "storage")).exit_code == 0
+        assert reg(root, "register", "churn", str(_artifact(tmp_path / "small", "small"))).exit_code == 0
+        big = _artifact(tmp_path / "big", "big")
+        (big / "weights.bin").write_bytes(os.urandom(3 << 20))
+        filler = disk / "filler"
+        # Leave less room each time than the registration needs (a staged copy and a cache copy of 3 MB, then
+        # a few KB of files and git objects), so the disk fills at a different step of it each time.
+        for room_kb in (1024, 4096, 6200, 6300, 6400, 6600):
+            filler.unlink(missing_ok=True)
+            before = (git(root, "log", "--format=%H"), git(root, "tag", "-l"))
+            free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+            with open(filler, "wb") as fh:
+                fh.write(b"\0" * max(0, free - room_kb * 1024))
+            result = reg_proc(root, "register", "churn", str(big))
+            if result.returncode == 0:
+                break  # it fitted: the disk filled at every step before this one
+            assert "No space left" in result.stderr or "disk is full" in result.stderr, (room_kb, result.stderr)
+            assert "Traceback" not in result.stderr
+            filler.unlink()
+            _consistent(root, reg)
+            assert (git(root, "log", "--format=%H"), git(root, "tag", "-l")) == before
+            assert not any((root / ".git/reg/incoming").iterdir())
+        filler.unlink(missing_ok=True)
+        (big / "weights.bin").write_bytes(os.urandom(3 << 20))
+        _ok(reg_proc(root, "register", "churn", str(big)))
+        _consistent(root, reg)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_size_limited_writes_mid_register_leave_nothing(tmp_path, registry, reg):
+    """Without a small file system: the process may write no file larger than a limit (RLIMIT_FSIZE), so
+    staging a large artifact fails part-way, as a full disk would."""
+    big = _artifact(tmp_path / "big", "big")
+    (big / "weights.bin").write_bytes(os.urandom(2 << 20))
+    before = (git(registry, "log", "--format=%H"), git(registry, "tag", "-l"))
+    script = ("import resource, runpy, signal, sys\n"
+              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))\n"
+              "sys.argv = ['reg'] + sys.argv[1:]\n"
+              "runpy.run_module('cli', run_name='__main__')\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("REG_CRASH_AT", None)
+    result = subprocess.run([sys.executable, "-c", script, "-C", str(registry), "register", "churn", str(big)],
+                            capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    _consistent(registry, reg)
+    assert (git(registry, "log", "--format=%H"), git(registry, "tag", "-l")) == before
+    _ok(reg_proc(registry, "register", "churn", str(big)))
+    _consistent(registry, reg)
