@@ -30,7 +30,7 @@ def _setup(work: Path, writers: int, reg: list[str], env: dict) -> tuple[Path, l
     _git(seed, "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-qm", "initial")
     subprocess.run([*reg, "-C", str(seed), "init", "--remote", str(storage)], check=True, env=env,
                    capture_output=True)
-    _git(work, "init", "-q", "--bare", str(bare))
+    _git(work, "init", "-q", "--bare", "--initial-branch=main", str(bare))
     _git(seed, "remote", "add", "origin", str(bare))
     _git(seed, "push", "-q", "origin", "main")
     clones = []
@@ -53,17 +53,23 @@ def run(work: Path, writers: int, each: int, reg: list[str], env: dict) -> tuple
               "    open(os.path.join(folder, 'model.txt'), 'w').write(f'tree\\n{art} {i}\\n')\n"
               "    p = subprocess.run([*reg, '-C', root, 'register', 'churn', folder, '--push'], capture_output=True)\n"
               "    ok += p.returncode == 0\n"
+              "    if p.returncode:\n"
+              "        sys.stderr.write(p.stderr.decode(errors='replace').strip().splitlines()[-1][:300] + '\\n')\n"
               "print(ok)\n")
     started = time.monotonic()
     procs = [subprocess.Popen([sys.executable, "-c", script, "\x1f".join(reg), str(clone), str(work / f"art{w}"),
-                               str(each)], stdout=subprocess.PIPE, text=True, env=env)
+                               str(each)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for w, clone in enumerate(clones)]
-    succeeded = sum(int((p.communicate()[0] or "0").strip() or 0) for p in procs)
+    answers = [p.communicate() for p in procs]
+    succeeded = sum(int((out or "0").strip() or 0) for out, _ in answers)
+    errors = [line for _, err in answers for line in (err or "").splitlines() if line.strip()]
     seconds = time.monotonic() - started
     landed = sum(1 for p in _git(bare, "ls-tree", "-r", "--name-only", "main", "models/churn").split()
                  if p.endswith("/manifest.yaml"))
     if landed != succeeded:
         raise RuntimeError(f"{succeeded} registrations reported success but {landed} are on the remote")
+    if errors:
+        raise RuntimeError(f"{len(errors)} registrations failed; the first said: {errors[0]}")
     return seconds, succeeded, writers * each
 
 
@@ -76,7 +82,7 @@ def rows(work: Path, counts: list[int], each: int, reg: list[str], env: dict, lo
         rate = succeeded / seconds if seconds else 0.0
         note = (f"{writers} clone(s) of one bare remote, `register --push`: {succeeded}/{attempted} succeeded "
                 f"({100 * succeeded / attempted:.0f}%), {rate:.2f} registrations/s")
-        out.append(Row("reg", f"{writers} writer(s) x {each} `reg register --push`", None, "processes",
+        out.append(Row("reg", f"{writers} writer(s) x {each} reg register --push", None, "processes",
                        Sample([seconds]), None, note))
     return out
 
