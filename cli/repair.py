@@ -21,9 +21,11 @@ def recover(ctx: typer.Context):
 
 @app.command()
 def verify(ctx: typer.Context, model: Optional[str] = typer.Argument(None, help="Only this model's versions."),
+           repair: bool = typer.Option(False, "--repair", help="First send again what this machine's DVC "
+                                                                 "cache has of each missing or damaged artifact."),
            as_json: bool = JsonOpt):
     """List versions whose artifact is missing or damaged on the DVC remote, with the fix."""
-    report = open_registry(ctx).verify(model)
+    report = open_registry(ctx).verify(model, repair=repair)
     if as_json:
         render.emit_json({"checked": report.checked, "remote": report.remote, "ok": report.ok,
                           "problems": [f.to_dict() for f in report.findings]})

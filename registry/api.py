@@ -157,11 +157,12 @@ class Registry:
             journal.clean_incoming(self.root)
             return done
 
-    def verify(self, model: str | None = None):
-        """Which versions' artifacts are missing or damaged on the DVC remote (`verify.Report`)."""
+    def verify(self, model: str | None = None, *, repair: bool = False):
+        """Which versions' artifacts are missing or damaged on the DVC remote (`verify.Report`); `repair`
+        first sends again what this machine's DVC cache has of them."""
         from . import verify as verify_mod
 
-        return verify_mod.verify(self.root, model)
+        return verify_mod.verify(self.root, model, repair=repair)
 
     # -- history and rollback (registry/history.py, registry/rollback.py) ---------------------------
     def history(self, model: str | None = None, *, stage: str | None = None, since=None,

@@ -200,8 +200,15 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
             with transfer.progress(progress or transfer.SHOW_PROGRESS.get()), transfer.bounded_retries():
                 if objects:
                     from dvc_data.hashfile.hash_info import HashInfo
+                    from dvc_data.hashfile.tree import Tree
 
-                    result = repo.cloud.push([HashInfo("md5", md5) for md5 in objects], remote=name)
+                    # A `.dir` object names its files; DataCloud.push sends only the objects it is given.
+                    wanted = []
+                    for md5 in objects:
+                        wanted.append(HashInfo("md5", md5))
+                        if md5.endswith(".dir"):
+                            wanted += [hi for _, _, hi in Tree.load(repo.cache.local, HashInfo("md5", md5))]
+                    result = repo.cloud.push(wanted, remote=name)
                     if result.failed:
                         raise StorageError(f"could not push {what or 'the artifact'} to remote "
                                            f"{label}: {len(result.failed)} object(s) failed; check the remote "
@@ -320,8 +327,11 @@ def remote_status(root: Path, md5s: list[str], remote: str | None) -> dict[str, 
                     out[md5] = ("damaged", "its .dir object does not parse")
                     continue
                 entries = [(key, meta, hi) for key, meta, hi in tree]
-                present = set(odb.oids_exist([hi.value for _, _, hi in entries]))
-                missing = ["/".join(k) for k, _, hi in entries if hi.value not in present]
+                # The file system's own answer: the odb's (oids_exist) re-hashes a local remote's files and calls
+                # a damaged one missing, sometimes deleting it.
+                paths = [odb.oid_to_path(hi.value) for _, _, hi in entries]
+                found = odb.fs.exists(paths) if paths else []
+                missing = ["/".join(k) for (k, _, _), there in zip(entries, found) if not there]
                 if missing:
                     out[md5] = ("missing", f"{len(missing)} of {len(entries)} files are not there ({missing[0]})")
                     continue
@@ -347,3 +357,38 @@ def in_cache(root: Path, md5: str) -> bool:
     """Whether this machine's DVC cache has the artifact's `.dir` object (so `dvc push` can repair the remote)."""
     value = md5[:-4] if md5.endswith(".dir") else md5
     return (root / ".dvc" / "cache" / "files" / "md5" / value[:2] / (value[2:] + (".dir" if md5.endswith(".dir") else ""))).is_file()
+
+
+def repush(root: Path, md5: str, remote: str | None) -> bool:
+    """Send an artifact from this machine's cache to the remote again, asking the remote what it lacks
+    (not DVC's local index of the remote, which can believe lost data is still there). False when this
+    machine's cache does not have it whole."""
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.tree import Tree
+
+    repo = _repo(root)
+    try:
+        name = remote or repo.config.get("core", {}).get("remote")
+        cache = repo.cache.local
+        try:
+            tree = Tree.load(cache, HashInfo("md5", md5))
+        except Exception:
+            return False
+        objs = [HashInfo("md5", md5)] + [hi for _, _, hi in tree]
+        if not all(cache.exists(hi.value) for hi in objs):
+            return False
+        odb = repo.cloud.get_remote_odb(name, "push")
+        for hi in objs:  # a damaged copy on the remote is replaced, not skipped
+            path = odb.oid_to_path(hi.value)
+            with contextlib.suppress(Exception):
+                if odb.fs.exists(path) and odb.fs.size(path) != cache.fs.size(cache.oid_to_path(hi.value)):
+                    odb.fs.rm(path)
+                elif odb.fs.exists(path) and not hi.value.endswith(".dir") and odb.fs.protocol == "local" \
+                        and file_md5(Path(path)) != hi.value:
+                    odb.fs.rm(path)
+        result = repo.cloud.transfer(cache, odb, objs)
+        return not result.failed
+    except Exception as exc:
+        raise StorageError(f"could not push {md5} to remote {remote or ''}: {exc}") from None
+    finally:
+        repo.close()

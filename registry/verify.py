@@ -40,7 +40,8 @@ class Report:
         return not self.findings
 
 
-def verify(root: Path, model: str | None = None) -> Report:
+def verify(root: Path, model: str | None = None, *, repair: bool = False) -> Report:
+    """`repair`: send what this machine's DVC cache has of each missing or damaged artifact again, then check."""
     state = read_state(root)
     models = [state.model(model)] if model else state.models()
     versions = [v for m in models for v in m.live() if v.md5]
@@ -48,6 +49,10 @@ def verify(root: Path, model: str | None = None) -> Report:
     for v in versions:
         by_md5.setdefault(v.md5, []).append(v)
     status = artifacts.remote_status(root, list(by_md5), state.settings.remote) if by_md5 else {}
+    if repair:
+        broken = [md5 for md5, (kind, _) in status.items() if kind != "ok"]
+        if [md5 for md5 in broken if artifacts.repush(root, md5, state.settings.remote)]:
+            status.update(artifacts.remote_status(root, broken, state.settings.remote))
     findings = []
     for md5, vs in by_md5.items():
         kind, detail = status.get(md5, ("ok", ""))
@@ -55,15 +60,11 @@ def verify(root: Path, model: str | None = None) -> Report:
             continue
         for v in vs:
             pointer = f"models/{v.model}/{v.version}/model.dvc"
-            if kind == "damaged":
-                fix = (f"delete its damaged objects from the remote (DVC skips objects it finds there), then "
-                       f"`dvc push {pointer}` from a machine whose DVC cache has it")
-            elif artifacts.in_cache(root, md5):
-                fix = f"this machine's DVC cache has it: `dvc push {pointer}`" + (
-                    f" -r {state.settings.remote}" if state.settings.remote else "")
+            if artifacts.in_cache(root, md5):
+                fix = "this machine's DVC cache has it: run `reg verify --repair` here"
             else:
-                fix = (f"push it from a machine whose DVC cache has it (`dvc push {pointer}`), or retire the version "
-                       f"(`reg delete {v.model} {v.version} --reason 'artifact lost'`)")
+                fix = (f"run `reg verify --repair` on a machine whose DVC cache has it (its `{pointer}`), or retire "
+                       f"the version (`reg delete {v.model} {v.version} --reason 'artifact lost'`)")
             findings.append(Finding(v.model, v.version, kind, detail, fix))
     findings.sort(key=lambda f: (f.model, f.version))
     return Report(len(versions), state.settings.remote, findings)
