@@ -107,7 +107,7 @@ def _refuse_dirty(dirty: list[str], pathspecs: list[str]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    journal.write_atomic(path, text.encode("utf-8"))
+    journal.write_atomic(path, text.encode("utf-8"), durable=False)  # the journal is; see journal.finish_local
 
 
 def _disk_full(root: Path, exc: BaseException) -> bool:

@@ -134,21 +134,25 @@ def _path(root: Path) -> Path:
     return reg_dir(root) / JOURNAL
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """temp file, fsync, rename, fsync the folder: after a power cut the file is the old or the new one."""
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """temp file, rename: a crash leaves the old file or the new one, never half of one. `durable` also
+    fsyncs file and folder, so a power cut does too; files a journaled change writes need not be (the
+    journal is, and recovery rewrites them from the commit or takes them back)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.reg-{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -259,7 +263,15 @@ def finish_local(root: Path, entry: Entry) -> list[str]:
             git.run(["tag", "-a", tag["name"], "-m", tag["message"], entry.commit], root)
             made.append(tag["name"])
     if entry.paths and git.head(root) == entry.commit:
+        # After a power cut the working files may be older than the commit: make them the commit's.
         git.run(["reset", "-q", entry.commit, "--", *entry.paths], root, check=False)
+        kept = set(git.run(["ls-tree", "-r", "-z", "--name-only", entry.commit, "--", *entry.paths], root)
+                   .split("\0")) - {""}
+        if kept:
+            git.run(["checkout", "-q", entry.commit, "--", *sorted(kept)], root)
+        for rel in set(entry.paths) - kept:
+            with contextlib.suppress(OSError):
+                (root / rel).unlink()
     remove_temp_files(root, entry.paths)
     return made
 
@@ -367,6 +379,8 @@ def fast_forward(root: Path, entry: Entry | None, upstream: str) -> None:
     try:
         git.run(["merge", "-q", "--ff-only", upstream], root)
     except GitError as exc:
+        if entry is not None:
+            clear(root)  # git refused before touching anything: nothing to finish
         raise StateError(f"this clone could not be brought to the remote's head ({exc}); the change was not "
                          "made: `git pull`, then run the command again") from None
     if entry is not None:
