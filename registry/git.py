@@ -221,6 +221,7 @@ def tree_with(root: Path, base: str | None, changes: dict[str, tuple[str, str] |
     if top is None:
         top = hashlib.sha1(b"tree 0\0").hexdigest()
         written[top] = b""
+    (git_dir(root) / "reg").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=git_dir(root) / "reg") as tmp:
         names = []
         for i, (sha, data) in enumerate(written.items()):

@@ -319,3 +319,30 @@ def test_size_limited_writes_mid_register_leave_nothing(tmp_path, registry, reg)
     assert (git(registry, "log", "--format=%H"), git(registry, "tag", "-l")) == before
     _ok(reg_proc(registry, "register", "churn", str(big)))
     _consistent(registry, reg)
+
+
+def test_tree_from_changed_folders_is_the_tree_git_would_write(repo):
+    """`git.tree_with` rewrites only the folders on the changed paths; its tree must be byte for byte what
+    git's own index would write, including git's odd ordering (`a.b` before `a/`) and emptied folders."""
+    from registry import git as gitmod
+
+    for rel in ("models/a/1/manifest.yaml", "models/a.b/x", "models/a-c", "models/a/2/manifest.yaml",
+                "models/z/only.txt", "top.txt"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(rel + "\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "files")
+    (repo / "models/a/1/manifest.yaml").write_text("changed\n")
+    (repo / "models/a/3").mkdir()
+    (repo / "models/a/3/manifest.yaml").write_text("new\n")
+    (repo / "models/a/3/model.dvc").write_text("new\n")
+    changes = ["models/a/1/manifest.yaml", "models/a/3/manifest.yaml", "models/a/3/model.dvc"]
+    blobs = gitmod.write_blobs(repo, changes)
+    entries = {rel: ("100644", sha) for rel, sha in blobs.items()}
+    entries["models/z/only.txt"] = None  # its folder goes with it
+    entries["models/a.b/x"] = None
+    ours = gitmod.tree_with(repo, "HEAD", entries)
+    (repo / "models/z/only.txt").unlink()
+    (repo / "models/a.b/x").unlink()
+    git(repo, "add", "-A")
+    assert ours == git(repo, "write-tree").strip()
