@@ -73,8 +73,13 @@ class Registry:
                  push: bool | None = None, **kw) -> Applied:
         from . import incoming
 
-        incoming.check_inputs(name, metrics, tags, alias, settings_mod.read(self.root).stages)
-        staged = incoming.stage(self.root, path, remote=settings_mod.read(self.root).remote, fmt=fmt,
+        settings = settings_mod.read(self.root)
+        incoming.check_inputs(name, metrics, tags, alias, settings.stages)
+        if (settings.push if push is None else push) and not getattr(self, "_proposing", False):
+            from .changes import check_push_target
+
+            check_push_target(self.root, settings.git_remote)  # before the artifact is copied and pushed
+        staged = incoming.stage(self.root, path, remote=settings.remote, fmt=fmt,
                                 signature=signature, params_file=Path(params_file) if params_file else None, **kw)
         try:
             return self._apply(lambda s: operations.register(s, name, staged, metrics=metrics, description=description,

@@ -142,6 +142,7 @@ def _entry(root: Path, cs: ChangeSet, push_to: dict | None) -> journal.Entry:
     branch = git.current_branch(root)
     return journal.Entry(subject=cs.subject, parent=git.head(root), branch=f"refs/heads/{branch}" if branch else None,
                          paths=cs.paths, created_dirs=list(cs.created_dirs), moves=dict(cs.moves),
+                         stale_dirs=list(cs.stale_dirs),
                          tags=[{"name": t.name, "message": t.message} for t in cs.tags], push=push_to)
 
 
@@ -250,7 +251,7 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         want_push = state.settings.push if push is None else push
         remote, branch = state.settings.git_remote, git.current_branch(root)
         if want_push:
-            _check_push_target(root, remote)
+            check_push_target(root, remote)
         warnings = [recovered] if recovered else []
         deadline = time.monotonic() + (push_timeout(state.settings) if want_push else 0)
         attempt = 0
@@ -304,7 +305,7 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
             state = read_state(root)
 
 
-def _check_push_target(root: Path, remote: str) -> None:
+def check_push_target(root: Path, remote: str) -> None:
     """Refuse before committing what could only fail after: a push with nowhere to go."""
     if not git.ok(["remote", "get-url", remote], root):
         raise StateError(f"there is no git remote {remote!r} to push to: add it (`git remote add {remote} URL`), "

@@ -121,6 +121,7 @@ class Entry:
     paths: list[str] = field(default_factory=list)  # files written or deleted
     created_dirs: list[str] = field(default_factory=list)  # folders that did not exist before
     moves: dict[str, str] = field(default_factory=dict)  # repo-relative destination -> staged source
+    stale_dirs: list[str] = field(default_factory=list)  # untracked copies to remove once the change is made
     tags: list[dict] = field(default_factory=list)  # {name, message}
     commit: str | None = None
     push: dict | None = None  # {remote, branch} when the change is to be pushed
@@ -273,6 +274,8 @@ def finish_local(root: Path, entry: Entry) -> list[str]:
             with contextlib.suppress(OSError):
                 (root / rel).unlink()
     remove_temp_files(root, entry.paths)
+    for rel in entry.stale_dirs:
+        shutil.rmtree(root / rel, ignore_errors=True)
     return made
 
 
