@@ -131,8 +131,16 @@ def hash_into_cache(root: Path, folder: Path) -> dict:
     try:
         odb = repo.cache.local
         staging, meta, obj = build(odb, str(folder), LocalFileSystem(), "md5")
-        transfer(staging, odb, {obj.hash_info}, shallow=False, hardlink=False)
+        result = transfer(staging, odb, {obj.hash_info}, shallow=False, hardlink=False)
+        # dvc-data reports files it could not write (a full disk) in the result instead of raising.
+        if result.failed or not odb.exists(obj.hash_info.value):
+            raise OSError(28 if shutil.disk_usage(folder).free < (1 << 20) else 5,
+                          "No space left on device" if shutil.disk_usage(folder).free < (1 << 20)
+                          else f"{len(result.failed)} file(s) could not be written")
     except Exception as exc:
+        if "No space left on device" in str(exc) or getattr(exc, "errno", None) == 28:
+            raise StorageError(f"the disk is full (No space left on device) while adding {folder.name} to the "
+                               "DVC cache; nothing was registered: free some space and run the command again") from None
         raise StorageError(f"could not add {folder} to the DVC cache: {exc}") from None
     finally:
         repo.close()
@@ -209,10 +217,8 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
                         if md5.endswith(".dir"):
                             wanted += [hi for _, _, hi in Tree.load(repo.cache.local, HashInfo("md5", md5))]
                     result = repo.cloud.push(wanted, remote=name)
-                    if result.failed:
-                        raise StorageError(f"could not push {what or 'the artifact'} to remote "
-                                           f"{label}: {len(result.failed)} object(s) failed; check the remote "
-                                           "and retry")
+                    if result.failed:  # reported like any failed transfer below (the server may be gone)
+                        raise RuntimeError(f"{len(result.failed)} object(s) failed to upload")
                 elif verb == "push":
                     repo.push(targets=paths, remote=remote)
                 else:
