@@ -71,7 +71,10 @@ def _global(ctx: typer.Context,
 
 
 def open_registry(ctx: typer.Context) -> Registry:
-    return Registry(ctx.obj["repo"])
+    reg = Registry(ctx.obj["repo"])
+    if reg.recovered:  # an interrupted change this command found and finished or undid first
+        typer.echo(reg.recovered, err=True)
+    return reg
 
 
 PushOpt = typer.Option(None, "--push/--no-push", help="Push the commit and tags (default: registry.yaml's push).")

@@ -252,7 +252,7 @@ def delete(ctx: typer.Context, name: str, version: str,
 
 
 # Each area's commands register on `app` when imported; after the core ones, so `reg --help` lists those first.
-from . import history, imports, lifecycle, review, serving, site  # noqa: E402
+from . import history, imports, lifecycle, repair, review, serving, site  # noqa: E402
 
 
 def main() -> None:

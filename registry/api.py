@@ -36,6 +36,11 @@ class Registry:
     def __init__(self, path: str | Path | None = None):
         """`path`: any folder inside the registry repository (default: $REG_REPO, else the current folder)."""
         self.root = registry_root(path)
+        from . import journal
+
+        # A change interrupted by kill -9, a power cut or a full disk is finished or undone by the next
+        # command, reads included (one stat when there is none); `recovered` says what was done.
+        self.recovered: str | None = journal.recover_if_idle(self.root)
 
     # -- reading -----------------------------------------------------------------------------------
     def state(self, rev: str | None = None) -> RegistryState:
@@ -117,15 +122,28 @@ class Registry:
         """Register `path` as the next version of `name`. `signature_data` (a DataFrame, or a CSV path) infers
         the signature as `--signature-data` does, `signature_target` being its label column; `source_sha`,
         `source_repo` and `run_id` (default: $REG_SOURCE_SHA, $REG_SOURCE_REPO, $REG_RUN_ID) name the
-        training code when it ran elsewhere, under `lineage`."""
+        training code when it ran elsewhere, under `lineage`. The artifact is copied, hashed and pushed once
+        (`incoming.stage`) before the commit is built."""
+        from . import incoming
+
         refs.check_name(name)
         signature = _signature(signature, signature_data, signature_target)
         source = lineage_mod.source(source_sha, source_repo, run_id)
         if source:
             kw["extra_lineage"] = {**(kw.get("extra_lineage") or {}), **source}
-        return self._apply(lambda s: operations.register(
-            s, name, path, metrics=metrics, params_file=Path(params_file) if params_file else None,
-            description=description, tags=tags, alias=alias, fmt=fmt, signature=signature, **kw), push)
+        settings = settings_mod.read(self.root)
+        incoming.check_inputs(name, metrics, tags, alias, settings.stages)
+        if (settings.push if push is None else push) and not getattr(self, "_proposing", False):
+            from .changes import check_push_target
+
+            check_push_target(self.root, settings.git_remote)  # before the artifact is copied and pushed
+        staged = incoming.stage(self.root, path, remote=settings.remote, fmt=fmt,
+                                signature=signature, params_file=Path(params_file) if params_file else None, **kw)
+        try:
+            return self._apply(lambda s: operations.register(s, name, staged, metrics=metrics, description=description,
+                                                             tags=tags, alias=alias), push)
+        finally:
+            staged.discard()
 
     def register_from_dvc(self, name: str, stage: str, path: str | Path | None = None, *,
                           cwd: str | Path | None = None, description: str = "", tags: dict | None = None,
@@ -199,6 +217,25 @@ class Registry:
         if not reason or not reason.strip():
             raise UsageError("a deletion needs a reason: pass --reason TEXT")
         return self._apply(lambda s: operations.delete(s, name, number, reason=reason, force=force), push)
+
+    def recover(self) -> str | None:
+        """Finish or undo a change that was interrupted (waits for a running reg command first). One line
+        saying what was done, or None when there was nothing to do."""
+        from . import journal
+
+        if self.recovered:
+            return self.recovered
+        with journal.lock(self.root):
+            done = journal.recover(self.root)
+            journal.clean_incoming(self.root)
+            return done
+
+    def verify(self, model: str | None = None, *, repair: bool = False):
+        """Which versions' artifacts are missing or damaged on the DVC remote (`verify.Report`); `repair`
+        first sends again what this machine's DVC cache has of them."""
+        from . import verify as verify_mod
+
+        return verify_mod.verify(self.root, model, repair=repair)
 
     # -- history and rollback (registry/history.py, registry/rollback.py) ---------------------------
     def history(self, model: str | None = None, *, stage: str | None = None, since=None,

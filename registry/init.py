@@ -5,7 +5,7 @@ import contextlib
 from pathlib import Path
 
 from . import artifacts, git, yamlio
-from .changes import Applied, ChangeSet, apply
+from .changes import Applied, ChangeSet, NothingToChange, apply
 from .errors import StateError, UsageError
 from .settings import DEFAULT_TEXT, SETTINGS_PATH
 
@@ -81,11 +81,8 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
     saved = _save_dvc_files(root)
     try:
         return apply(root, build, push=False)
-    except UsageError as exc:
-        if str(exc) == "nothing to change":
-            return None
-        _restore_dvc_files(root, saved)
-        raise
+    except NothingToChange:
+        return None
     except BaseException:
         _restore_dvc_files(root, saved)
         raise

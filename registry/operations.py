@@ -6,17 +6,15 @@ result, so pointers cannot drift from manifests.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 from dataclasses import replace
 from pathlib import Path
 
-from . import artifacts, git, lineage as lineage_mod, policy, refs, yamlio
+from . import artifacts, git, policy, refs, yamlio
 from .changes import ChangeSet, Tag, stage_tag_number
 from .errors import AlreadyExists, NotFound, StateError, UsageError
 from .manifest import MUTABLE_FIELDS, ModelVersion, card_path, new_card_text
-from .plainfiles import plain_files
 from .state import ModelState, RegistryState
 
 NO_REASON = "(none given)"
@@ -144,59 +142,27 @@ def _live_version(state: RegistryState, name: str, number: int, doing: str) -> M
 
 # -- register --------------------------------------------------------------------------------------
 
-def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict | None = None,
-             params_file: Path | None = None, description: str = "", tags: dict | None = None,
-             alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
-             dvc_stage: str | None = None, extra_lineage: dict | None = None) -> ChangeSet:
+def register(state: RegistryState, name: str, staged, *, metrics: dict | None = None, description: str = "",
+             tags: dict | None = None, alias: str | None = None) -> ChangeSet:
+    """A new version of `name` from an artifact already copied, hashed and pushed (`incoming.stage`): only
+    the number is assigned here and small files written, so a replay after a rejected push is cheap."""
     refs.check_name(name)
-    refs.check_metrics(metrics)  # before the artifact is copied in: a bad one must leave no folder behind
+    refs.check_metrics(metrics)
     refs.check_tags(tags)
     root = state.root
     if alias:
         refs.check_alias(alias, state.settings.stages)
-    if fmt is not None:
-        fmt = artifacts.check_format(fmt)
-    if not artifacts.is_dvc_repo(root):
-        raise StateError(f"{root} is not a registry yet; run `reg init` first")
-    if not str(path).strip() or not Path(path).exists():
-        raise UsageError(f"artifact path {str(path)!r} does not exist; give the file or folder to register")
-    path = Path(path).resolve()
-    if path == root or root in path.parents and (path.relative_to(root).parts[:1] == ("models",)):
-        raise UsageError(f"{path} is inside the registry's models/ folder; register a file or folder from "
-                         "your training workspace")
     who = actor(root)
     model = state.model(name) if state.has_model(name) else ModelState(name, None, {})
     number = model.next_version()
     version_dir = f"models/{name}/{number}"
     _check_number_is_free(root, name, number, version_dir)
     check_not_ignored(root, f"{version_dir}/model.dvc")
-    cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=[version_dir])
-    try:
-        plain_files(path)  # before a byte is copied: no links, FIFOs or devices
-        artifacts.copy_in(path, root / version_dir / "model")
-        info = artifacts.hash_into_cache(root, root / version_dir / "model")
-        info = {"path": "model", **info, "format": fmt or artifacts.detect_format(root / version_dir / "model")}
-        from . import signature as signature_mod
-
-        signature = (signature_mod.normalize(signature) if signature
-                     else signature_mod.from_artifact(root / version_dir / "model"))
-        workspace = lineage_mod.workspace_of(path, root)
-        lin = lineage_mod.collect(workspace, params_file=params_file, dvc_stage=dvc_stage,
-                                  ignore=["models"] if workspace == root else None)
-        if extra_lineage:
-            lin.update(extra_lineage)
-        cs.writes[f"{version_dir}/model.dvc"] = artifacts.pointer_text(info["md5"], info["size"], info["files"],
-                                                                       "model")
-        (root / version_dir / "model.dvc").write_text(cs.writes[f"{version_dir}/model.dvc"])
-        artifacts.push(root, [f"{version_dir}/model.dvc"], state.settings.remote)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(root / version_dir, ignore_errors=True)
-        if model.card is None:  # a first version that failed leaves no empty model folder behind
-            with contextlib.suppress(OSError):
-                (root / "models" / name).rmdir()
-        raise
+    info, signature, lin = dict(staged.info), staged.signature, dict(staged.lineage)
+    created = [version_dir] + ([] if (root / "models" / name).exists() else [f"models/{name}"])
+    cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=created,
+                   moves={f"{version_dir}/model": str(staged.folder)})
+    cs.writes[f"{version_dir}/model.dvc"] = artifacts.pointer_text(info["md5"], info["size"], info["files"], "model")
     mv = ModelVersion(model=name, version=number, stage=state.settings.initial_stage,
                       aliases=[], description=description, tags=dict(tags or {}),
                       metrics=dict(metrics or {}), created_at=now(), created_by=who, artifact=info,
