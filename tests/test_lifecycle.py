@@ -100,8 +100,8 @@ def test_alias_and_promote_to_where_a_version_already_is_are_unchanged(three, re
 
 def test_unchanged_sends_no_webhook(three, reg, receiver, monkeypatch):  # noqa: F811
     url, received = receiver
-    monkeypatch.setenv("REG_HOOK", url)
-    _webhooks(three, "webhooks:\n  - {name: all, url_env: REG_HOOK, events: [promote, alias]}\n")
+    monkeypatch.setenv("REG_WEBHOOK_ALL", url)
+    _webhooks(three, "webhooks:\n  - {name: all, url_env: REG_WEBHOOK_ALL, events: [promote, alias]}\n")
     assert reg(three, "promote", "churn", "1", "staging").exit_code == 0
     assert reg(three, "promote", "churn", "1", "staging").exit_code == 0
     assert [p["reg"]["action"] for _, _, p in received] == ["promote"]
