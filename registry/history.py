@@ -18,13 +18,13 @@ from functools import cached_property
 from pathlib import Path
 
 from . import git, rules
-from .errors import CorruptState, GitError, UsageError
+from .errors import CorruptState, GitError, HostileContent, UsageError
 from .git import Change
 from .manifest import ModelVersion, version_from_dict
 from .rules import NO_REASON
 from .state import ParseCache
 
-ACTIONS = ("register", "promote", "archive", "alias", "annotate", "delete", "rollback", "validate")
+ACTIONS = ("create", "register", "promote", "archive", "alias", "annotate", "delete", "rollback", "validate")
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 
@@ -133,7 +133,10 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
 
 def commit_at(root: Path, when: dt.datetime, rev: str = "HEAD") -> str | None:
     """The last commit of `rev`'s first-parent history made at or before `when` (what was checked out then)."""
-    return git.commit_before(root, int(when.timestamp()), rev)
+    seconds = int(when.timestamp())
+    if seconds < 100_000_000:  # git reads a number of fewer than nine digits as no date at all (so "now")
+        return None  # and no commit is older than 1973: `--at 1900-01-01` is before any registry
+    return git.commit_before(root, seconds, rev)
 
 
 # -- reading the log -------------------------------------------------------------------------------
@@ -143,14 +146,14 @@ def _pathspecs(model: str | None) -> list[str]:
     return [f"models/{m}/*/manifest.yaml", f"models/{m}/model.yaml"]
 
 
-FAST_ACTIONS = ("register", "promote", "archive", "alias", "unalias", "annotate", "delete")
+FAST_ACTIONS = ("create", "register", "promote", "archive", "alias", "unalias", "annotate", "delete")
 
 
 def _fast(c: Commit) -> bool:
     """A commit `reg` made, whose trailers say all it changed (so its diff need not be read)."""
     t = c.trailers
     return (len(c.parents) <= 1 and t.get("Reg-Action") in FAST_ACTIONS and bool(t.get("Reg-Model"))
-            and not c.reverts and (t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") == "annotate"))
+            and not c.reverts and (t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") in ("annotate", "create")))
 
 
 def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.datetime | None = None,
@@ -205,7 +208,16 @@ class Blobs:
         """wanted: blob id -> path (for messages)."""
         need = {sha: path for sha, path in wanted.items() if sha not in self.parsed}
         if need:
-            self.parsed.update(self.cache.prefetch(need))
+            got = self.cache.prefetch(need)
+            self.parsed.update(got)
+            reader = git.blobs(self.root)
+            for sha in need.keys() - got.keys():
+                try:  # read again for its error: hostile content is refused on every read path
+                    self.cache.blob(sha, need[sha], lambda: reader.read_text(sha))
+                except HostileContent:
+                    raise
+                except (CorruptState, GitError):
+                    self.parsed[sha] = {}  # unreadable here; never cached, so every other reader refuses it too
             self.cache.save()
 
     def version(self, sha: str | None, path: str) -> ModelVersion | None:
@@ -216,6 +228,8 @@ class Blobs:
             return None
         try:
             return version_from_dict(data, path)
+        except HostileContent:
+            raise
         except CorruptState:
             return None
 
@@ -229,10 +243,10 @@ def _trailer_paths(t: dict[str, str]) -> set[str] | None:
     """Manifests a `reg`-made commit changes, by its trailers; None when the trailers do not say."""
     model, action = t.get("Reg-Model"), t.get("Reg-Action")
     version = t.get("Reg-Version")
-    if action not in ("register", "promote", "archive", "alias", "unalias", "annotate", "delete") or not model:
+    if action not in FAST_ACTIONS or not model:
         return None
     if version is None:
-        return set() if action == "annotate" else None
+        return set() if action in ("annotate", "create") else None
     if not version.isdigit():
         return None
     paths = {f"models/{model}/{version}/manifest.yaml"}
@@ -241,6 +255,11 @@ def _trailer_paths(t: dict[str, str]) -> set[str] | None:
             paths.add(f"models/{model}/{n.strip()}/manifest.yaml")
     if action == "alias" and t.get("Reg-From", "").lstrip("v").isdigit():
         paths.add(f"models/{model}/{t['Reg-From'].lstrip('v')}/manifest.yaml")
+    if action == "promote":  # promote --alias: the versions the alias left
+        for n in filter(None, t.get("Reg-Alias-From", "").split(",")):
+            if not n.strip().lstrip("v").isdigit():
+                return None
+            paths.add(f"models/{model}/{n.strip().lstrip('v')}/manifest.yaml")
     return paths
 
 
@@ -257,6 +276,8 @@ def _from_trailers(c: Commit, t: dict[str, str], archive_stage: str) -> list[Eve
     if action == "annotate":
         return [Event(action="annotate", version=version, from_stage=None, to_stage=None,
                       detail="description/tags", **base)]
+    if action == "create":
+        return [Event(action="create", version=None, from_stage=None, to_stage=None, detail="model card", **base)]
     if action == "delete":
         return [Event(action="delete", version=version, from_stage=t.get("Reg-From"), to_stage=None, **base)]
     if action == "register":
@@ -268,6 +289,9 @@ def _from_trailers(c: Commit, t: dict[str, str], archive_stage: str) -> list[Eve
     for n in filter(None, t.get("Reg-Archived", "").split(",")):
         out.append(Event(action="archive", version=int(n), from_stage=stage, to_stage=archive_stage,
                          detail=f"replaced by v{version}", **base))
+    for alias in filter(None, t.get("Reg-Alias", "").split(",")):  # promote --alias: moved in the same commit
+        out.append(Event(action="alias", version=version, from_stage=None, to_stage=None, alias=alias,
+                         detail=f"@{alias} -> v{version}", **base))
     return out
 
 

@@ -20,6 +20,7 @@ class Settings:
     push: bool = False
     git_remote: str = "origin"
     webhooks: list = field(default_factory=list)
+    push_timeout: float = 60.0  # seconds a rejected push is replayed and retried before giving up
     raw: dict = field(default_factory=dict)
 
     @property
@@ -46,6 +47,10 @@ def from_dict(data: dict, where: str = SETTINGS_PATH) -> Settings:
     s.push = bool(data.get("push", False))
     s.git_remote = data.get("git_remote", "origin")
     s.webhooks = data.get("webhooks") or []
+    timeout = data.get("push_timeout", s.push_timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 3600:
+        raise CorruptState(f"{where}: 'push_timeout' must be a number of seconds from 0 to 3600, not {timeout!r}")
+    s.push_timeout = float(timeout)
     return s
 
 

@@ -71,6 +71,8 @@ def check_tree(root: Path, rev: str = "HEAD", cache: ParseCache | None = None) -
     tree = state.tree or {}
     prefetch(state, (".yaml", ".dvc"))
     problems += _check_webhooks(state.settings)
+    problems += _check_pointer_files(state, [p for p in tree if p.endswith(".dvc")])
+    problems += _check_links(root, state.rev)
     by_model: dict[str, list[str]] = {}
     for path in tree:
         parts = path.split("/")
@@ -82,6 +84,31 @@ def check_tree(root: Path, rev: str = "HEAD", cache: ParseCache | None = None) -
             continue
         problems += _check_model(state, name, paths)
     state.cache.save()
+    return problems
+
+
+def _check_pointer_files(state: RegistryState, rels: list[str]) -> list[Problem]:
+    """Every DVC pointer under models/ tracks the folder beside it, named like it: `dvc pull` writes where a
+    pointer says, on every clone and serving host."""
+    from ..paths import pointer_problem
+
+    problems: list[Problem] = []
+    for rel in rels:
+        # one that does not parse is reported where its model is checked (or here, outside any model)
+        data = read(state, rel, problems if rel.count("/") < 2 else [])
+        found = pointer_problem(data, rel) if data is not None else None
+        if found:
+            problems.append(Problem(rel, found))
+    return problems
+
+
+def _check_links(root: Path, rev: str) -> list[Problem]:
+    """No symlink or submodule under models/: a clone checks a link out as one, and a reader or `dvc pull`
+    would follow it outside the repository."""
+    problems = []
+    for path, mode in git.special_entries(root, rev, "models").items():
+        what = "a symbolic link" if mode == "120000" else "a submodule"
+        problems.append(Problem(path, f"is {what}; everything under models/ is a regular file: remove it"))
     return problems
 
 
