@@ -100,8 +100,8 @@ def test_alias_and_promote_to_where_a_version_already_is_are_unchanged(three, re
 
 def test_unchanged_sends_no_webhook(three, reg, receiver, monkeypatch):  # noqa: F811
     url, received = receiver
-    monkeypatch.setenv("REG_HOOK", url)
-    _webhooks(three, "webhooks:\n  - {name: all, url_env: REG_HOOK, events: [promote, alias]}\n")
+    monkeypatch.setenv("REG_WEBHOOK_X", url)
+    _webhooks(three, "webhooks:\n  - {name: all, url_env: REG_WEBHOOK_X, events: [promote, alias]}\n")
     assert reg(three, "promote", "churn", "1", "staging").exit_code == 0
     assert reg(three, "promote", "churn", "1", "staging").exit_code == 0
     assert [p["reg"]["action"] for _, _, p in received] == ["promote"]
@@ -273,10 +273,10 @@ def test_reg_repo_selects_the_registry_for_the_cli_and_load(three, reg, tmp_path
 
 def test_webhooks_that_ask_for_alias_events_hear_every_alias_move(three, reg, receiver, monkeypatch):  # noqa: F811
     url, received = receiver
-    monkeypatch.setenv("REG_HOOK_FOLLOW", url + "/follow")
-    monkeypatch.setenv("REG_HOOK_DEFAULT", url + "/default")
-    _webhooks(three, "webhooks:\n  - {name: follow, url_env: REG_HOOK_FOLLOW, events: [alias]}\n"
-                     "  - {name: default, url_env: REG_HOOK_DEFAULT}\n")
+    monkeypatch.setenv("REG_WEBHOOK_FOLLOW", url + "/follow")
+    monkeypatch.setenv("REG_WEBHOOK_DEFAULT", url + "/default")
+    _webhooks(three, "webhooks:\n  - {name: follow, url_env: REG_WEBHOOK_FOLLOW, events: [alias]}\n"
+                     "  - {name: default, url_env: REG_WEBHOOK_DEFAULT}\n")
     assert reg(three, "alias", "churn", "1", "champion").exit_code == 0
     assert reg(three, "promote", "churn", "2", "production", "--alias", "champion").exit_code == 0
     assert reg(three, "alias", "churn", "--delete", "champion").exit_code == 0
@@ -292,8 +292,8 @@ def test_webhooks_that_ask_for_alias_events_hear_every_alias_move(three, reg, re
 
 
 def test_registry_yaml_refuses_an_unknown_webhook_event(three, reg, monkeypatch):
-    monkeypatch.setenv("REG_HOOK", "http://127.0.0.1:9/")
-    _webhooks(three, "webhooks:\n  - {name: x, url_env: REG_HOOK, events: [aliases]}\n")
+    monkeypatch.setenv("REG_WEBHOOK_X", "http://127.0.0.1:9/")
+    _webhooks(three, "webhooks:\n  - {name: x, url_env: REG_WEBHOOK_X, events: [aliases]}\n")
     result = reg(three, "alias", "churn", "1", "champion")
     assert result.exit_code == 0
     assert "events must be a list of register, promote, rollback, delete, alias" in result.stderr
