@@ -309,10 +309,12 @@ MAX_ENSEMBLE_BYTES, MAX_ENSEMBLE_MEMBERS = 1 << 20, 32
 @dataclass
 class Ensemble:
     """A weighted mean of member models' predictions (format `ensemble`): ensemble.json names each member's
-    file, format and weight, the feature columns in order, and the target transform."""
+    file, format and weight, the feature columns in order, the target transform and an optional floor
+    (`output_min: 0` for a quantity that cannot be negative, such as sales)."""
     members: list[tuple[str, float, Any]]  # (name, weight, loaded model)
     features: list[str] = field(default_factory=list)
     target_transform: str = "none"
+    output_min: float | None = None
 
     @property
     def weights(self) -> dict[str, float]:
@@ -325,7 +327,8 @@ class Ensemble:
         total = sum(w for _, w, _ in self.members)
         blend = sum(w * np.asarray(model.predict(X), dtype="float64").reshape(len(X), -1)[:, 0]
                     for _, w, model in self.members) / total
-        return np.expm1(blend) if self.target_transform == "log1p" else blend
+        out = np.expm1(blend) if self.target_transform == "log1p" else blend
+        return out if self.output_min is None else np.maximum(out, self.output_min)
 
 
 def _ensemble_spec(data: bytes, files: list[str], label: str) -> dict:
@@ -348,6 +351,10 @@ def _ensemble_spec(data: bytes, files: list[str], label: str) -> dict:
         raise FormatError(bad + "has 'features' that is not a list of column names")
     import math
 
+    floor = spec.get("output_min")
+    if floor is not None and (isinstance(floor, bool) or not isinstance(floor, (int, float))
+                              or not math.isfinite(floor)):
+        raise FormatError(bad + f"has output_min {floor!r}; it is a number (the lowest value to predict) or absent")
     for i, m in enumerate(members):
         where = bad + f"member {i + 1} "
         if not isinstance(m, dict):
@@ -364,7 +371,7 @@ def _ensemble_spec(data: bytes, files: list[str], label: str) -> dict:
             raise FormatError(where + f"has weight {weight!r}; a weight is a number >= 0")
     if not sum(m["weight"] for m in members) > 0:
         raise FormatError(bad + "has weights that add up to 0")
-    return {"members": members, "features": features, "target_transform": transform}
+    return {"members": members, "features": features, "target_transform": transform, "output_min": floor}
 
 
 def _load_ensemble(files, read, label, **kw):
@@ -386,7 +393,8 @@ def _load_ensemble(files, read, label, **kw):
         else:
             model = _skops_load(read[m["file"]], m["file"], label, kw.get("trusted_types"))
         members.append((str(m.get("name") or m["file"]), float(m["weight"]), model))
-    return Ensemble(members, spec["features"], spec["target_transform"]), None
+    return Ensemble(members, spec["features"], spec["target_transform"],
+                    None if spec["output_min"] is None else float(spec["output_min"])), None
 
 
 LOADERS = {"lightgbm": (_load_lightgbm, (".txt", ".skops")), "skops": (_load_skops, (".skops",)),

@@ -58,6 +58,17 @@ def test_an_ensemble_registers_loads_and_blends_by_weight(registry, reg, tmp_pat
     np.testing.assert_allclose(model.predict(df), expected, rtol=1e-9)
 
 
+def test_output_min_floors_the_forecast(registry, reg, tmp_path):
+    def floor(spec):
+        spec.update(target_transform="none", output_min=5.2)
+    folder, booster, linear = _ensemble(tmp_path / "out" / "model", floor)
+    assert reg(registry, "register", "demand", str(folder)).exit_code == 0
+    df, _ = _data(30, seed=5)
+    raw = 0.25 * booster.predict(df) + 0.75 * linear.predict(df)
+    assert (raw < 5.2).any() and (raw > 5.2).any()  # log1p(100 + ...) spans 5.2: some rows floored, some not
+    np.testing.assert_allclose(reglib.load("demand/1", path=registry).predict(df), np.maximum(raw, 5.2))
+
+
 def _bad_spec(**change):
     def edit(spec):
         for key, value in change.items():
@@ -76,6 +87,7 @@ def _bad_spec(**change):
     (_bad_spec(member_weight="heavy"), "has weight 'heavy'; a weight is a number >= 0"),
     (_bad_spec(members=[]), "'members' lists 1 to 32"),
     (_bad_spec(target_transform="exp"), "has target_transform 'exp'; use one of none, log1p"),
+    (_bad_spec(output_min="zero"), "has output_min 'zero'; it is a number"),
     (lambda spec: [m.update(weight=0) for m in spec["members"]], "has weights that add up to 0"),
 ])
 def test_a_bad_ensemble_json_is_one_clear_error(registry, reg, tmp_path, edit, message):

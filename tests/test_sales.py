@@ -109,7 +109,7 @@ def test_the_model_folder_is_an_ensemble_of_two_model_kinds(template):
     assert [(m["format"], m["file"], m["weight"]) for m in spec["members"]] == [
         ("lightgbm", "lightgbm.txt", weights["lightgbm"]),
         ("skops", "hist_gradient_boosting.skops", weights["hist_gradient_boosting"])]
-    assert spec["target_transform"] == "log1p"
+    assert spec["target_transform"] == "log1p" and spec["output_min"] == 0
     assert (model / "lightgbm.txt").read_text().startswith("tree\n")
     import skops.io as sio
 
@@ -139,7 +139,7 @@ def test_register_from_dvc_then_load_predicts_what_evaluate_scored(workspace, re
     assert model.model.weights == _params(workspace)["train"]["weights"]
     holdout = pd.read_csv(workspace / SALES / "data/holdout.csv")
     pred = model.predict(holdout)
-    assert pred.shape == (len(holdout),)
+    assert pred.shape == (len(holdout),) and (pred >= 0).all()  # a closed day is 0, not a hair under it
     # reg's loader and the pipeline's evaluate stage agree on every row's forecast
     assert round(_rmspe(holdout["sales"], pred), 4) == evaluation["rmspe"]
 

@@ -10,7 +10,8 @@ The model folder is an ensemble reg loads by itself (format `ensemble`):
     model/hist_gradient_boosting.skops   a scikit-learn HistGradientBoostingRegressor (skops, no pickle)
     model/signature.json                 input columns and types, and the output
 
-Each member predicts log1p(sales); the forecast is expm1 of their weighted mean.
+Each member predicts log1p(sales); the forecast is expm1 of their weighted mean, never below 0 (a closed
+store's day would otherwise come out a hair under zero).
 """
 from __future__ import annotations
 
@@ -69,14 +70,15 @@ def load_model(folder: Path):
 def predict_members(members, frame) -> dict:
     """Each member's forecast in sales (expm1 of its log1p prediction)."""
     X = frame[FEATURES]
-    return {name: np.expm1(np.asarray(model.predict(X), dtype="float64")) for name, _, model in members}
+    return {name: np.maximum(np.expm1(np.asarray(model.predict(X), dtype="float64")), 0.0)
+            for name, _, model in members}
 
 
 def predict(members, frame):
     X = frame[FEATURES]
     total = sum(w for _, w, _ in members)
     blend = sum(w * np.asarray(model.predict(X), dtype="float64") for _, w, model in members) / total
-    return np.expm1(blend)
+    return np.maximum(np.expm1(blend), 0.0)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -48,7 +48,7 @@ def main() -> None:
     y_late = late[TARGET].to_numpy()
     metrics = {"train_rows": int(len(frame)), "valid_days": int(p["valid_days"])}
     for name, _, model in members:
-        metrics[f"valid_rmspe_{name}"] = round(rmspe(y_late, np.expm1(model.predict(late[FEATURES]))), 4)
+        metrics[f"valid_rmspe_{name}"] = round(rmspe(y_late, predict([(name, 1.0, model)], late)), 4)
     metrics["valid_rmspe"] = round(rmspe(y_late, predict(members, late)), 4)
 
     members = fit(frame, p)  # the registered members learn from every training day
@@ -59,7 +59,7 @@ def main() -> None:
     booster.save_model(str(out / "lightgbm.txt"))
     sio.dump(hgb, out / "hist_gradient_boosting.skops")
     write_json(out / "ensemble.json", {
-        "schema": 1, "combine": "weighted_mean", "target_transform": "log1p", "features": FEATURES,
+        "schema": 1, "combine": "weighted_mean", "target_transform": "log1p", "output_min": 0, "features": FEATURES,
         "members": [{"name": lgbm_name, "format": "lightgbm", "file": "lightgbm.txt", "weight": lgbm_weight},
                     {"name": hgb_name, "format": "skops", "file": "hist_gradient_boosting.skops",
                      "weight": hgb_weight}]})
