@@ -34,7 +34,8 @@ def parse_target(spec: str) -> tuple[str | None, str]:
     """`train`, or DVC's own addressing `path/to/dvc.yaml:train` (or `path/to/folder:train`)."""
     spec = spec.strip()
     if not spec:
-        raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc churn-train or --from-dvc dvc.yaml:churn-train")
+        raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc churn-train or "
+                         "--from-dvc dvc.yaml:churn-train")
     if ":" in spec:
         where, _, stage = spec.rpartition(":")
         if not stage.strip():

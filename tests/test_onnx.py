@@ -1,8 +1,8 @@
 """Issue 12 item 4: an ONNX model registers, loads and predicts, with its bytes verified first.
 
 A real scikit-learn model converted with skl2onnx, registered with `reg register`, scored by `reg predict`
-and `registry.load` through onnxruntime, and compared with scikit-learn's own predictions. onnxruntime and skl2onnx come with the `onnx` extra,
-which the `test` extra pulls, so these run (never skip) under `make test`."""
+and `registry.load` through onnxruntime, and compared with scikit-learn's own predictions. onnxruntime and
+skl2onnx come with the `onnx` extra, which the `test` extra pulls, so these run (never skip) under `make test`."""
 from __future__ import annotations
 
 import numpy as np
