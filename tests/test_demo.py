@@ -51,7 +51,7 @@ def test_demo_runs_the_whole_lifecycle(isolated_env):
         assert "Wrote 5 predictions (churn_probability) from churn v2 to predictions.csv" in out
         assert len((scratch / "predictions.csv").read_text().splitlines()) == 6
         assert "Rolled back churn production: v2 -> v1" in out
-        assert re.search(r"rollback\s+v1\s+archived\s+production", out)  # reg history
+        assert re.search(r"rollback\s+churn\s+v1\s+archived\s+production", out)  # reg history (every model)
         # the sales ensemble: registered as an ensemble, validated on RMSPE into staging, forecast by stage
         sales = yaml.safe_load((scratch / "models/sales/1/manifest.yaml").read_text())
         assert sales["artifact"]["format"] == "ensemble" and sales["stage"] == "staging"
