@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def _checkout_state() -> str:
-    """Changed and new files of the checkout (pipeline outputs, dvc.lock and .dvc/ are not git-ignored there,
-    so they would show); ignored caches such as __pycache__ may come and go with other tests."""
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+    """Changed and new files of the checkout's registry repository parts (pipeline outputs, dvc.lock and .dvc/
+    are not git-ignored there, so they would show); other tests' leftovers elsewhere are not the demo's."""
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "dvc.yaml", "dvc.lock",
+                           "params.yaml", "pipelines", "models", ".dvc", ".dvcignore", ".gitignore"], cwd=ROOT,
                           capture_output=True, text=True).stdout
 
 
