@@ -33,7 +33,8 @@ def parse_target(spec: str) -> tuple[str | None, str]:
     """`train`, or DVC's own addressing `path/to/dvc.yaml:train` (or `path/to/folder:train`)."""
     spec = spec.strip()
     if not spec:
-        raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc train or --from-dvc pipelines/churn/dvc.yaml:train")
+        raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc churn-train or "
+                         "--from-dvc dvc.yaml:churn-train")
     if ":" in spec:
         where, _, stage = spec.rpartition(":")
         if not stage.strip():
@@ -200,7 +201,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
                 data[_norm(prefix + p)] = _md5(dep)
         for file, values in (entry.get("params") or {}).items():
             target = params if file == "params.yaml" else params.setdefault(file, {})
-            _merge(target, values or {})
+            _merge(target, _nest(values or {}))
     run.lineage = {"data": data, "params": params,
                    "dvc": {"file": _rel(dvc_file, workspace), "stage": stage, "cmd": lock[stage].get("cmd"),
                            "out": _rel(artifact, workspace), "md5": current,
@@ -246,6 +247,17 @@ def _upstream(stages: dict, stage: str) -> list[str]:
                 if dep == out or dep.startswith(out.rstrip("/") + "/"):
                     todo.append(producer)
     return list(reversed(order))
+
+
+def _nest(values: dict) -> dict:
+    """dvc.lock's `churn.train: {...}` (a stage's `params: [churn.train]`) as `churn: {train: {...}}`, the
+    shape params.yaml has, so a manifest's params read like the file they came from."""
+    out: dict = {}
+    for key, value in values.items():
+        for part in reversed(str(key).split(".")):
+            value = {part: value}
+        _merge(out, value)
+    return out
 
 
 def _merge(target: dict, values: dict) -> None:
