@@ -30,7 +30,7 @@ from .rules import given_reason
 OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
        "<": lambda a, b: a < b, "==": lambda a, b: a == b}
 SPEC_RE = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$")
-LOWER_IS_BETTER = re.compile(r"loss|error|err$|mse|mae|rmse|brier|latency", re.I)
+LOWER_IS_BETTER = re.compile(r"loss|error|err$|mse|mae|rmse|rmspe|mape|brier|latency", re.I)
 
 
 @dataclass
