@@ -356,3 +356,10 @@ def test_regs_own_operations_pass_the_guard(tmp_path, registry, reg, artifact):
     git(registry, "merge", "-q", "--no-ff", "-m", "Merge proposal", f"origin/{branch}")
     _accepted(registry, "HEAD:main")
     assert reg(registry, "check", "--base", git(registry, "rev-list", "--max-parents=0", "HEAD").strip()).exit_code == 0
+
+
+def test_main_is_guarded_on_a_server_whose_head_names_another_branch(server):
+    bare, clone = server
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/master")  # made by a git whose default name was master
+    git(clone, "reset", "-q", "--hard", "HEAD~1")
+    _refused(bare, clone, "-f", "HEAD:main", says="refs/heads/main: non-fast-forward push to protected branch main")
