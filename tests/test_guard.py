@@ -96,14 +96,16 @@ def _commit(root, message):
 
 # -- item 1: policy is governed --------------------------------------------------------------------
 
-def test_an_outsider_cannot_grant_herself_a_permission_or_drop_a_gate(server):
+def test_an_outsider_cannot_grant_herself_a_permission_or_drop_a_gate(server, reg):
     bare, clone = server
     _as(clone, "eve")
     _edit(clone, "models/churn/model.yaml", lambda d: d["permissions"]["production"].append("eve@example.com"))
     sha = _commit(clone, "let me ship")
-    _refused(bare, clone, "HEAD:main",
-             says=f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com: only an owner of churn "
-                  "may change its owners, permissions, gates or validation (owners at the base: ada@example.com)")
+    says = (f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com: only an owner of churn may "
+            "change its owners, permissions, gates or validation (owners at the base: ada@example.com)")
+    _refused(bare, clone, "HEAD:main", says=says)
+    result = reg(clone, "check", "--base", "origin/main")  # the same rule in CI
+    assert result.exit_code == 1 and f"problem: {says}\n" in result.stdout
     git(clone, "reset", "-q", "--hard", "origin/main")
     _edit(clone, "models/churn/model.yaml", lambda d: d.pop("gates"))
     _commit(clone, "no more gates")
