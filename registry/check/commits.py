@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from .. import git, history, policy, rules
+from .. import git, governance, history, policy, rules
 from ..errors import CorruptState, RegistryError
 from ..git import LogEntry
 from ..manifest import version_from_dict
@@ -90,6 +90,8 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
             _check_merge(rng, c, report)  # its parents' commits are judged one by one
             continue
         _check_commit(rng, c, report)
+    # Who may change the rules themselves, and stages as the base knows them (registry/governance.py).
+    report.problems += [Problem(*found) for found in governance.judge(root, base, commits, rng.state, rng.cache)]
     return rng
 
 
@@ -209,9 +211,9 @@ def _judge_move(rng: Range, c: LogEntry, report: Report, name, number, old, new,
     try:
         if rollback:
             perms = policy.parse_permissions(name, card)
-            move.checks = [policy.allowed(name, card, new_stage, c.email)] if perms is not None else []
+            move.checks = [policy.allowed(name, card, new_stage, governance.actor(c))] if perms is not None else []
         else:
-            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email)
+            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=governance.actor(c))
     except CorruptState as exc:
         report.problems.append(Problem(f"models/{name}/model.yaml", str(exc).removeprefix(f"models/{name}/model.yaml: "),
                                        c.sha))
