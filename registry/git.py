@@ -125,7 +125,7 @@ def operation_in_progress(root: Path) -> str | None:
 def dirty_paths(root: Path, pathspecs: list[str], untracked: bool = True) -> list[str]:
     """Paths under `pathspecs` that differ from HEAD in the index or working tree (or are untracked)."""
     mode = "--untracked-files=all" if untracked else "--untracked-files=no"
-    out = run(["status", "--porcelain=v1", "-z", mode, "--", *pathspecs], root)
+    out = run(["--no-optional-locks", "status", "--porcelain=v1", "-z", mode, "--", *pathspecs], root)
     paths = []
     for entry in out.split("\0"):
         if len(entry) > 3:
@@ -212,7 +212,7 @@ def tags_by_commit(root: Path) -> dict[str, list[str]]:
 def is_modified(cwd: Path, pathspecs: list[str], untracked: bool = True) -> bool:
     """Whether anything under `pathspecs` (relative to `cwd`) differs from HEAD; False outside a repository."""
     mode = "--untracked-files=all" if untracked else "--untracked-files=no"
-    proc = subprocess.run(["git", "status", "--porcelain", mode, "--", *pathspecs], cwd=str(cwd),
+    proc = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", mode, "--", *pathspecs], cwd=str(cwd),
                           capture_output=True, text=True)
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
@@ -631,7 +631,7 @@ def remote_default_branch(root: Path, remote: str) -> str | None:
 def dirty_paths_later(root: Path, pathspecs: list[str]):
     """`dirty_paths(untracked=False)` started now and answered when called: git stats every tracked file
     (0.1-0.3 s at 10,000 versions) while the caller reads the registry in Python."""
-    proc = subprocess.Popen(["git", "status", "--porcelain=v1", "-z", "--untracked-files=no", "--", *pathspecs],
+    proc = subprocess.Popen(["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no", "--", *pathspecs],
                             cwd=str(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def answer() -> list[str]:
