@@ -1,0 +1,202 @@
+"""Serving hosts that follow the registry: `reg sync` (once and `--watch`), `registry.serving.Follower`, and
+the example service. A bare git server, a training clone that promotes and pushes, a host clone that only
+follows; `reg sync --watch` and the service run as real processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from registry.loading import digest
+
+from . import churnmodel
+from .conftest import git
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    base = tmp_path_factory.mktemp("trained")
+    return churnmodel.build(base / "a" / "model", seed=0), churnmodel.build(base / "b" / "model", seed=1, rounds=5)
+
+
+class Fleet:
+    """A registry on a bare git server: `training` registers and promotes (and pushes), `host` follows."""
+
+    def __init__(self, tmp_path: Path, training: Path, storage: Path, reg):
+        self.tmp, self.training, self.storage, self.reg = tmp_path, training, storage, reg
+        self.bare = tmp_path / "origin.git"
+        git(tmp_path, "init", "-q", "--bare", str(self.bare))
+        git(training, "remote", "add", "origin", str(self.bare))
+        git(training, "push", "-q", "-u", "origin", "main")
+        self.host = tmp_path / "host"
+
+    def ok(self, *args: str) -> str:
+        result = self.reg(self.training, *args)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    def clone_host(self) -> Path:
+        git(self.tmp, "clone", "-q", str(self.bare), str(self.host))
+        return self.host
+
+    def rollback(self) -> None:
+        """A rollback as the guide says: revert the promotion commit and push."""
+        git(self.training, "revert", "--no-edit", "HEAD")
+        git(self.training, "push", "-q", "origin", "main")
+
+
+@pytest.fixture
+def fleet(tmp_path, registry, storage, reg, models) -> Fleet:
+    a, b = models
+    f = Fleet(tmp_path, registry, storage, reg)
+    f.ok("register", "churn", str(a), "--push")
+    f.ok("register", "churn", str(b), "--push")
+    f.ok("promote", "churn", "1", "production", "--push")
+    f.clone_host()
+    return f
+
+
+def served(folder: Path) -> int:
+    return yaml.safe_load((folder / "current" / "manifest.yaml").read_text())["version"]
+
+
+def status(folder: Path) -> dict:
+    return json.loads((folder / "status.json").read_text())
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def reg_process(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=str(cwd), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30) -> tuple[int, str, str]:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+class Reader(threading.Thread):
+    """A service's view: read DIR/current's manifest and model files over and over; each read must be one
+    whole version whose bytes hash to the manifest's md5 (never missing, never mixed)."""
+
+    def __init__(self, folder: Path):
+        super().__init__(daemon=True)
+        self.folder, self.halt = folder, threading.Event()
+        self.reads, self.errors, self.seen = 0, [], []
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                version = os.path.realpath(self.folder / "current")
+                manifest = yaml.safe_load(Path(version, "manifest.yaml").read_text())
+                md5 = digest(Path(version, "model"))[0]
+                if md5 != manifest["artifact"]["md5"]:
+                    self.errors.append(f"mixed read of {version}: {md5}")
+                if not self.seen or self.seen[-1] != manifest["version"]:
+                    self.seen.append(manifest["version"])
+                self.reads += 1
+            except Exception as exc:  # noqa: BLE001 - any failure is what the test counts
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+# -- once ------------------------------------------------------------------------------------------
+
+def test_sync_once_writes_a_version_folder_and_swaps_current(fleet, reg, models):
+    a, b = models
+    out = fleet.tmp / "srv"
+    result = reg(fleet.host, "sync", "churn/production", "--to", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Now serving churn v1 (production), verified ")
+    name = os.readlink(out / "current")
+    assert name.startswith("versions/1-") and served(out) == 1
+    assert digest(out / "current/model")[0] == digest(a)[0]
+    st = status(out)
+    assert (st["ref"], st["version"], st["stage"], st["last_error"]) == ("churn/production", 1, "production", None)
+    assert st["since"] and st["checked_at"] and st["path"] == name
+    assert not (fleet.host / "models/churn/2/model").exists()  # only that version's bytes were pulled
+
+    again = reg(fleet.host, "sync", "churn/production", "--to", str(out))
+    assert again.exit_code == 0 and again.stdout.startswith("Already serving churn v1")
+
+    # A promotion pushed from the training clone: the host's clone fetches, resolves at the remote's head.
+    fleet.ok("promote", "churn", "2", "production", "--push")
+    moved = reg(fleet.host, "sync", "churn/production", "--to", str(out))
+    assert moved.exit_code == 0 and moved.stdout.startswith("Now serving churn v2"), moved.output
+    assert served(out) == 2 and digest(out / "current/model")[0] == digest(b)[0]
+    assert git(fleet.host, "status", "--porcelain") == ""
+    assert sorted(p.name.split("-")[0] for p in (out / "versions").iterdir()) == ["1", "2"]
+
+
+def test_sync_keeps_the_last_k_versions(fleet, reg, models):
+    a, _ = models
+    out = fleet.tmp / "srv"
+    fleet.ok("register", "churn", str(a), "--push")  # v3, same bytes as v1
+    seen = []
+    for version in (None, 2, 3, 1):
+        if version:
+            fleet.ok("promote", "churn", str(version), "production", "--push")
+        assert reg(fleet.host, "sync", "churn/production", "--to", str(out), "--keep", "2").exit_code == 0
+        seen.append(served(out))
+        assert len(list((out / "versions").iterdir())) <= 2
+    assert seen == [1, 2, 3, 1]
+    assert sorted(p.name.split("-")[0] for p in (out / "versions").iterdir()) == ["1", "3"]
+
+
+def test_sync_refuses_a_folder_it_did_not_make(fleet, reg):
+    mine = fleet.tmp / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = reg(fleet.host, "sync", "churn/production", "--to", str(mine))
+    assert result.exit_code == 1 and "was not made by `reg sync`" in result.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+    inside = reg(fleet.host, "sync", "churn/production", "--to", str(fleet.host / "models" / "srv"))
+    assert inside.exit_code == 1 and "inside the registry clone" in inside.stderr
+    assert not (fleet.host / "models/srv").exists()
+
+    out = fleet.tmp / "srv"
+    assert reg(fleet.host, "sync", "churn/production", "--to", str(out)).exit_code == 0
+    other = reg(fleet.host, "sync", "churn@champion", "--to", str(out))
+    assert other.exit_code == 1 and "follows 'churn/production'" in other.stderr
+    assert served(out) == 1
+
+
+def test_a_failing_exec_swaps_back_and_says_why(fleet, reg):
+    out = fleet.tmp / "srv"
+    log = fleet.tmp / "exec.log"
+    record = f'echo "$REG_MODEL $REG_VERSION $REG_STAGE $(basename $REG_PATH)" >> {log}'
+    assert reg(fleet.host, "sync", "churn/production", "--to", str(out), "--exec", record).exit_code == 0
+    fleet.ok("promote", "churn", "2", "production", "--push")
+    failing = f'{record}; test "$REG_VERSION" != 2 || {{ echo "v2 does not warm up" >&2; exit 3; }}'
+    result = reg(fleet.host, "sync", "churn/production", "--to", str(out), "--exec", failing)
+    assert result.exit_code == 1
+    assert "swapped back out" in result.stderr and "exited with 3" in result.stderr
+    assert "v2 does not warm up" in result.stderr
+    assert served(out) == 1
+    st = status(out)
+    assert st["version"] == 1 and st["last_error"]["version"] == 2
+    assert "does not warm up" in st["last_error"]["message"]
+    lines = [line.split()[:3] for line in log.read_text().splitlines()]
+    assert lines == [["churn", "1", "production"], ["churn", "2", "production"], ["churn", "1", "production"]]
