@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import shutil
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from typing import Any, Callable
 
 from . import git
 from .errors import GitError, NotFound, RegistryError, StateError, StorageError
+from .loading import IntegrityError
 from .manifest import ModelVersion
 from .serving_dir import ServingDir, now, version_name
 
@@ -161,7 +163,15 @@ class Syncer:
 
             self.fast_forward(commit)
             log.info("pulling %s v%s (%s) at %s", target.model, target.version, self.ref, commit[:8])
-            source = pulling.pull(self.root, target)
+            try:
+                source = pulling.pull(self.root, target)
+            except IntegrityError as exc:
+                found = re.search(r"\(.*?\): content hash \S+ is not the registered \S+|content hash \S+ is not the "
+                                  r"registered \S+", str(exc))
+                raise IntegrityError(
+                    f"{target.model} v{target.version} as pulled from the DVC remote does not match its manifest"
+                    f"{' (' + found.group(0).lstrip(' ') + ')' if found else ''}: the remote's copy is damaged or "
+                    f"incomplete; not swapped in, still serving {current or 'nothing'}; retrying later") from None
             folder = self.dir.stage(source, self.root / target.path, target)
         loaded = self.accept(folder, target) if self.accept else None
         self.dir.swap(name)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .errors import RegistryError, UsageError
@@ -18,6 +19,7 @@ from .serving import Outcome, Syncer
 
 log = logging.getLogger("registry.serving")
 MAX_BODY = 64 * 1024
+TICK = 0.1
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -61,15 +63,12 @@ class Watch:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.server: ThreadingHTTPServer | None = None
+        self.signals: list[int] = []
 
     def _signal(self, signum, frame) -> None:
-        if signum == signal.SIGHUP:
-            log.info("SIGHUP: checking the registry now")
-            self.wake.set()
-        else:
-            log.info("%s: stopping after the current step", signal.Signals(signum).name)
-            self.stop.set()
-            self.wake.set()
+        # Only flags here: a handler runs between two bytecodes of the loop, which may hold the very lock
+        # an Event.set() would take; the loop's wait looks at these flags every TICK.
+        self.signals.append(signum)
 
     def run(self) -> None:
         previous = {s: signal.signal(s, self._signal) for s in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)}
@@ -85,8 +84,7 @@ class Watch:
                     pass  # logged and recorded in status.json by the Syncer; keep serving, retry later
                 if self.stop.is_set():
                     break
-                forced = self.wake.wait(self.syncer.next_wait())
-                self.wake.clear()
+                forced = self._wait(self.syncer.next_wait())
             log.info("stopped; serving %s", self.syncer.dir.current() or "nothing")
         finally:
             if self.server is not None:
@@ -94,6 +92,27 @@ class Watch:
                 self.server.server_close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep until the next check; True when woken early (SIGHUP, a POST) rather than by the interval."""
+        deadline = time.monotonic() + seconds
+        while True:
+            while self.signals:
+                signum = self.signals.pop(0)
+                if signum == signal.SIGHUP:
+                    log.info("SIGHUP: checking the registry now")
+                    self.wake.set()
+                else:
+                    log.info("%s: stopping after the current step", signal.Signals(signum).name)
+                    self.stop.set()
+            if self.stop.is_set():
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.wake.wait(min(TICK, left)):
+                self.wake.clear()
+                return True
 
     def _serve(self) -> None:
         watch = self

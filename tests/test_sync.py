@@ -81,7 +81,7 @@ def wait_for(predicate, timeout: float, what: str):
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
 
 
 def reg_process(*args: str, cwd: Path) -> subprocess.Popen:
@@ -200,3 +200,94 @@ def test_a_failing_exec_swaps_back_and_says_why(fleet, reg):
     assert "does not warm up" in st["last_error"]["message"]
     lines = [line.split()[:3] for line in log.read_text().splitlines()]
     assert lines == [["churn", "1", "production"], ["churn", "2", "production"], ["churn", "1", "production"]]
+
+
+# -- --watch, as a real process ---------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url: str) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=10) as resp:
+        return resp.status
+
+
+@pytest.mark.slow
+def test_watch_serves_a_pushed_promotion_and_rollback_within_seconds(fleet):
+    out = fleet.tmp / "srv"
+    proc = reg_process("-C", str(fleet.host), "sync", "churn/production", "--to", str(out), "--watch",
+                       "--interval", "1", cwd=fleet.tmp)
+    reader = Reader(out)
+    try:
+        wait_for(lambda: (out / "current").exists() and served(out) == 1, 60, "v1 to be served")
+        reader.start()
+        fleet.ok("promote", "churn", "2", "production", "--push")
+        pushed = time.monotonic()
+        wait_for(lambda: served(out) == 2, 15, "the promotion to be served")
+        promotion_s = time.monotonic() - pushed
+        fleet.rollback()
+        pushed = time.monotonic()
+        wait_for(lambda: served(out) == 1, 15, "the rollback to be served")
+        rollback_s = time.monotonic() - pushed
+        time.sleep(0.5)
+    finally:
+        reader.halt.set()
+        code, _, err = stop(proc)
+    assert code == 0, err
+    assert promotion_s < 10 and rollback_s < 10, (promotion_s, rollback_s)
+    assert reader.errors == [] and reader.reads > 10 and reader.seen == [1, 2, 1], (reader.errors[:3], reader.seen)
+    st = status(out)
+    assert (st["version"], st["last_error"]) == (1, None)
+    events = [line.split(" reg sync: ", 1)[1] for line in err.splitlines()]
+    served_lines = [e for e in events if e.startswith("serving churn")]
+    assert [line.split()[2] for line in served_lines] == ["v1", "v2", "v1"], err
+    assert events[-2:] == ["SIGTERM: stopping after the current step", f"stopped; serving {st['path'][9:]}"]
+
+
+def damage(storage: Path, artifact_file: Path) -> tuple[Path, bytes]:
+    """Change the bytes of one registered file in the DVC remote (a local folder): bit rot, a bad upload."""
+    from registry.artifacts import file_md5
+
+    md5 = file_md5(artifact_file)
+    stored = storage / "files" / "md5" / md5[:2] / md5[2:]
+    original = stored.read_bytes()
+    stored.chmod(0o644)
+    stored.write_bytes(original.replace(b"tree", b"TREE", 1))
+    return stored, original
+
+
+@pytest.mark.slow
+def test_a_damaged_artifact_is_never_swapped_in_and_sighup_or_post_retries_at_once(fleet, tmp_path):
+    damaged = churnmodel.build(tmp_path / "c" / "model", seed=2, rounds=3)
+    fleet.ok("register", "churn", str(damaged), "--push")  # v3
+    stored, original = damage(fleet.storage, damaged / "model.txt")
+    out, port = fleet.tmp / "srv", free_port()
+    # A long interval: only SIGHUP and the webhook can make it look again within this test.
+    proc = reg_process("-C", str(fleet.host), "sync", "churn/production", "--to", str(out), "--watch",
+                       "--interval", "600", "--listen", f"127.0.0.1:{port}", cwd=fleet.tmp)
+    try:
+        wait_for(lambda: (out / "current").exists() and served(out) == 1, 60, "v1 to be served")
+        fleet.ok("promote", "churn", "3", "production", "--push")
+        wait_for(lambda: post(f"http://127.0.0.1:{port}/hook") == 202, 10, "the listener")
+        error = wait_for(lambda: status(out).get("last_error"), 20, "the failure to be recorded")
+        assert served(out) == 1 and status(out)["version"] == 1
+        assert error["version"] == 3 and "does not match its manifest" in error["message"], error
+        assert "the remote's copy is damaged" in error["message"] and "still serving 1-" in error["message"]
+        assert not any(p.name.startswith("3-") for p in (out / "versions").iterdir())
+
+        stored.write_bytes(original)  # the remote is repaired
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: served(out) == 3, 20, lambda: f"the repaired version to be served: {status(out)}")
+        assert status(out)["last_error"] is None
+    finally:
+        code, _, err = stop(proc)
+    assert code == 0, err
+    assert err.count("does not match its manifest") == 1, err  # one line per event
+    assert "POST /hook from 127.0.0.1" in err and "SIGHUP: checking the registry now" in err
