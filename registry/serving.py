@@ -92,7 +92,13 @@ class Syncer:
         return remote, head
 
     def fetch(self) -> str:
-        """Fetch the registry remote; the commit at its head."""
+        """Fetch the registry remote; the commit at its head. A clone with no git remote at all (a registry
+        on a laptop, the demo's) follows its own HEAD: what `reg promote` there commits is served."""
+        if not git.run(["remote"], self.root).strip():
+            commit = git.head(self.root)
+            if commit is None:
+                raise StateError(f"{self.root} has no commits yet; register and promote a model first")
+            return commit
         remote, head = self.tracking()
         try:
             git.run(["fetch", "--quiet", "--prune", remote], self.root, env=FETCH_ENV)

@@ -291,3 +291,126 @@ def test_a_damaged_artifact_is_never_swapped_in_and_sighup_or_post_retries_at_on
     assert code == 0, err
     assert err.count("does not match its manifest") == 1, err  # one line per event
     assert "POST /hook from 127.0.0.1" in err and "SIGHUP: checking the registry now" in err
+
+
+# -- in-process: Follower -------------------------------------------------------------------------
+
+def test_follower_swaps_the_loaded_model_and_keeps_the_old_one_on_any_error(fleet, models):
+    from registry.errors import RegistryError
+    from registry.loading import LoadedModel
+    from registry.serving import Follower
+
+    a, b = models
+    df, _ = churnmodel.frame(n=10, seed=5)
+    follower = Follower("churn/production", repo=fleet.host, interval=0.3)
+    try:
+        assert isinstance(follower.model, LoadedModel) and follower.version == 1
+        assert list(follower.model.predict(df)) == pytest.approx(list(churnmodel.reference_predictions(a, df)))
+        fleet.ok("promote", "churn", "2", "production", "--push")
+        wait_for(lambda: follower.version == 2, 15, "the follower to load v2")
+        model, manifest = follower.current
+        assert manifest.version == 2 and model.version == 2
+        assert list(model.predict(df)) == pytest.approx(list(churnmodel.reference_predictions(b, df)))
+        fleet.rollback()
+        wait_for(lambda: follower.version == 1, 15, "the follower to load v1 again")
+    finally:
+        follower.close()
+    assert not follower.dir.path.exists()  # its temporary folder goes with it
+
+    refused = []
+
+    def picky(path):
+        manifest = yaml.safe_load((path / "manifest.yaml").read_text())
+        if manifest["version"] == 2:
+            refused.append(2)
+            raise RegistryError("v2 does not fit in memory")
+        return f"model v{manifest['version']}"
+
+    out = fleet.tmp / "srv"
+    with Follower("churn/production", repo=fleet.host, interval=0.3, loader=picky, to=out) as picky_follower:
+        assert picky_follower.model == "model v1"
+        fleet.ok("promote", "churn", "2", "production", "--push")
+        wait_for(lambda: (status(out).get("last_error") or {}).get("version") == 2, 15, "the refusal")
+        assert picky_follower.model == "model v1" and picky_follower.version == 1 and served(out) == 1
+        assert "does not fit in memory" in picky_follower.status["last_error"]["message"]
+    assert refused and out.is_dir()  # a folder of the caller's stays
+
+
+# -- the example service ---------------------------------------------------------------------------
+
+def http(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.mark.slow
+def test_example_service_follows_promotions_with_no_failed_request(fleet, models):
+    a, b = models
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REG_REPO": str(fleet.host), "REG_INTERVAL": "0.5"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "serve:app", "--app-dir", str(ROOT / "pipelines/churn"),
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    df, _ = churnmodel.frame(n=5, seed=9)
+    rows = json.loads(df.to_json(orient="records"))
+    expected = {1: churnmodel.reference_predictions(a, df), 2: churnmodel.reference_predictions(b, df)}
+
+    def up():
+        try:
+            return http("GET", f"{base}/healthz")[0] == 200
+        except OSError:
+            return proc.poll() is not None  # died: stop waiting and show why below
+
+    try:
+        wait_for(up, 90, "the service to start")
+        assert proc.poll() is None, proc.communicate()[1]
+        code, body = http("GET", f"{base}/version")
+        assert code == 200 and (body["model"], body["version"], body["stage"]) == ("churn", 1, "production")
+        assert body["hash"] == yaml.safe_load((fleet.host / "models/churn/1/manifest.yaml").read_text())["artifact"]["md5"]
+        bad = http("POST", f"{base}/predict", {"rows": [{"tenure": 3}]})
+        assert bad[0] == 422 and "lacks columns 'monthly_charges'" in bad[1]["detail"]
+
+        # A bounded load test: 4 clients, at most 400 requests each, while the registry moves 3 times.
+        failures, answered, halt = [], [], threading.Event()
+
+        def client():
+            for _ in range(400):
+                if halt.is_set():
+                    return
+                try:
+                    code, body = http("POST", f"{base}/predict", {"rows": rows})
+                    if code != 200:
+                        failures.append((code, body))
+                    elif body["predictions"] != pytest.approx(list(expected[body["version"]])):
+                        failures.append(("predictions of another version", body["version"]))
+                    else:
+                        answered.append(body["version"])
+                except Exception as exc:  # noqa: BLE001 - a refused connection is a failed request too
+                    failures.append(repr(exc))
+
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for c in clients:
+            c.start()
+        for move, version in [(lambda: fleet.ok("promote", "churn", "2", "production", "--push"), 2),
+                              (fleet.rollback, 1), (fleet.rollback, 2)]:  # revert the revert: v2 again
+            move()
+            wait_for(lambda: http("GET", f"{base}/version")[1].get("version") == version, 20,
+                     f"/version to say v{version}")
+        halt.set()
+        for c in clients:
+            c.join(timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert failures == [], failures[:5]
+    assert 1 in answered and 2 in answered and len(answered) >= 20, len(answered)
+    assert "serving churn v2" in err and "serving churn v1" in err
