@@ -414,3 +414,54 @@ def test_example_service_follows_promotions_with_no_failed_request(fleet, models
     assert failures == [], failures[:5]
     assert 1 in answered and 2 in answered and len(answered) >= 20, len(answered)
     assert "serving churn v2" in err and "serving churn v1" in err
+
+
+# -- the Kubernetes example: syntax, and the reg commands in it are real ------------------------------
+
+def _reg_commands(container: dict) -> list[list[str]]:
+    import shlex
+
+    words = list(container.get("command", [])) + list(container.get("args", []))
+    if words[:1] == ["reg"]:
+        return [words[1:]]
+    script = " ".join(words[2:]) if words[:2] == ["sh", "-ec"] else ""
+    return [shlex.split(line)[1:] for line in script.splitlines() if line.strip().startswith("reg ")]
+
+
+def _check_reg_args(args: list[str]) -> str:
+    """The reg subcommand, after proving each option it is given exists (a renamed option would break pods)."""
+    import typer.main
+
+    from cli.main import app
+
+    group = typer.main.get_command(app)
+    while args[0].startswith("-"):  # global options: -C PATH
+        assert args[0] in ("-C", "--repo"), args
+        args = args[2:]
+    command = group.commands[args[0]]
+    known = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    given = [a for a in args[1:] if a.startswith("--")]
+    assert set(given) <= known, set(given) - known
+    return args[0]
+
+
+def test_kubernetes_templates_parse_and_run_real_reg_commands():
+    folder = ROOT / "templates/kubernetes"
+    docs = [d for f in sorted(folder.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    assert {d["kind"] for d in docs} == {"Deployment", "Service", "Pod"}
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    init, = pod["initContainers"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert [_check_reg_args(a) for a in _reg_commands(init)] == ["sync"]
+    sidecar, = _reg_commands(containers["registry-sync"])
+    assert _check_reg_args(sidecar) == "sync" and "--watch" in sidecar and "--exec" in sidecar
+    # The sidecar writes the folder the server reads, through one shared volume.
+    mounts = {name: {m["name"]: m for m in c["volumeMounts"]} for name, c in containers.items()}
+    to = sidecar[sidecar.index("--to") + 1]
+    assert to.startswith(mounts["registry-sync"]["models"]["mountPath"] + "/")
+    assert mounts["model-server"]["models"]["readOnly"] is True
+    assert containers["model-server"]["env"][0]["value"] == to + "/current"
+    static = next(d for d in docs if d["kind"] == "Pod")["spec"]
+    pull, = _reg_commands(static["initContainers"][0])
+    assert _check_reg_args(pull) == "pull" and pull[pull.index("--to") + 1] == "/mnt/models"
