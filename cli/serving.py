@@ -1,4 +1,4 @@
-"""`reg pull`, `reg sync` and `reg predict`: what a serving host or a batch job runs. They register on the app in main.py."""
+"""`reg pull`, `reg sync` and `reg predict`: what a serving host or a batch job runs (commands on cli/app.py's app)."""
 from __future__ import annotations
 
 import contextlib

@@ -191,7 +191,6 @@ class Syncer:
             except RegistryError as exc:
                 if current and current != name:
                     self.dir.swap(current)
-                    log.warning("swapped back to %s: %s", current, exc)
                     from .loading import read_manifest_file
 
                     back = self.dir.folder(current)
@@ -200,7 +199,9 @@ class Syncer:
                                                 commit, previous=name))
                     except RegistryError as again:
                         log.error("after swapping back to %s: %s", current, again)
-                raise SwapRejected(f"{target.model} v{target.version} was swapped back out: {exc}") from None
+                back = (f"swapped back to {current}" if current and current != name
+                        else "left in place (nothing to go back to)")
+                raise SwapRejected(f"{target.model} v{target.version} was {back}: {exc}") from None
         return outcome
 
     # -- bookkeeping ------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ def test_a_failing_exec_swaps_back_and_says_why(fleet, reg):
     failing = f'{record}; test "$REG_VERSION" != 2 || {{ echo "v2 does not warm up" >&2; exit 3; }}'
     result = reg(fleet.host, "sync", "churn/production", "--to", str(out), "--exec", failing)
     assert result.exit_code == 1
-    assert "swapped back out" in result.stderr and "exited with 3" in result.stderr
+    assert "churn v2 was swapped back to 1-" in result.stderr and "exited with 3" in result.stderr
     assert "v2 does not warm up" in result.stderr
     assert served(out) == 1
     st = status(out)
@@ -229,19 +229,14 @@ def test_watch_serves_a_pushed_promotion_and_rollback_within_seconds(fleet):
         wait_for(lambda: (out / "current").exists() and served(out) == 1, 60, "v1 to be served")
         reader.start()
         fleet.ok("promote", "churn", "2", "production", "--push")
-        pushed = time.monotonic()
-        wait_for(lambda: served(out) == 2, 15, "the promotion to be served")
-        promotion_s = time.monotonic() - pushed
+        wait_for(lambda: served(out) == 2, 15, "the promotion to be served")  # seconds, not the next deploy
         fleet.rollback()
-        pushed = time.monotonic()
         wait_for(lambda: served(out) == 1, 15, "the rollback to be served")
-        rollback_s = time.monotonic() - pushed
         time.sleep(0.5)
     finally:
         reader.halt.set()
         code, _, err = stop(proc)
     assert code == 0, err
-    assert promotion_s < 10 and rollback_s < 10, (promotion_s, rollback_s)
     assert reader.errors == [] and reader.reads > 10 and reader.seen == [1, 2, 1], (reader.errors[:3], reader.seen)
     st = status(out)
     assert (st["version"], st["last_error"]) == (1, None)
