@@ -11,6 +11,7 @@ clone with commits of its own is refused rather than merged.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import shutil
@@ -30,8 +31,15 @@ from .serving_dir import ServingDir, now, version_name
 log = logging.getLogger("registry.serving")
 log.addHandler(logging.NullHandler())  # events are for a CLI or service that asks for them
 MAX_BACKOFF = 300.0
-# A fetch must never wait for a password nobody will type, nor hang on a dead server forever.
-FETCH_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=20"}
+
+
+def fetch_env(root: Path) -> dict:
+    """A fetch must never wait for a password nobody will type, nor hang on a dead server forever (an ssh
+    command or key the host configured itself is kept)."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "30"}
+    if not (os.environ.get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH") or git.config(root, "core.sshCommand")):
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes -o ConnectTimeout=20"
+    return env
 
 
 class SwapRejected(RegistryError):
@@ -101,10 +109,11 @@ class Syncer:
             return commit
         remote, head = self.tracking()
         try:
-            git.run(["fetch", "--quiet", "--prune", remote], self.root, env=FETCH_ENV)
+            git.run(["fetch", "--quiet", "--prune", remote], self.root, env=fetch_env(self.root))
         except GitError as exc:
-            raise GitError(f"could not fetch the registry from {remote!r}: {str(exc).split(': ', 1)[-1]}; still "
-                           "serving what was served") from None
+            detail = re.sub(r"://[^/@\s]+@", "://***@", str(exc).split(": ", 1)[-1])  # a token in the URL
+            raise GitError(f"could not fetch the registry from {remote!r}: {detail}; still serving what was "
+                           "served") from None
         commit = git.run(["rev-parse", "--verify", "-q", f"{head}^{{commit}}"], self.root, check=False).strip()
         if not commit:
             raise StateError(f"{remote} has no {head.removeprefix('refs/remotes/')} after a fetch; check the "
@@ -212,7 +221,7 @@ class Syncer:
             error.update(model=target.model, version=target.version, hash=target.md5)
             try:
                 name = version_name(target)
-            except StorageError:
+            except RegistryError:
                 name = None
             if name and not isinstance(exc, GitError):
                 previous = self.failures.get(name)

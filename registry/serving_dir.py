@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NotFound, StateError, StorageError, UsageError
+from .errors import CorruptState, NotFound, StateError, StorageError, UsageError
 from .loading import MANIFEST_NAME, IntegrityError, verify
 from .manifest import ModelVersion
 
@@ -37,8 +37,18 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def artifact_dir(manifest: ModelVersion) -> str:
+    """The artifact's folder name inside a version folder, from the manifest (pushed by anyone: checked)."""
+    sub = manifest.artifact.get("path", "model")
+    if not isinstance(sub, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", sub):
+        raise CorruptState(f"the manifest of {manifest.model} v{manifest.version} gives artifact path {sub!r}, "
+                           "which is not a plain folder name; it is not served (fix the manifest in the registry)")
+    return sub
+
+
 def version_name(manifest: ModelVersion) -> str:
     """`<N>-<first 8 of the content hash>`: the hash comes from a manifest, so it is checked, not trusted."""
+    artifact_dir(manifest)
     md5 = (manifest.md5 or "").lower()
     if not re.fullmatch(r"[0-9a-f]{32}(\.dir)?", md5):
         raise StorageError(f"{manifest.model} v{manifest.version} records no valid artifact md5 ({md5!r}), so its "
@@ -128,7 +138,7 @@ class ServingDir:
         if not dest.is_dir() or dest.is_symlink():
             return None
         try:
-            verify(dest / manifest.artifact.get("path", "model"), manifest)
+            verify(dest / artifact_dir(manifest), manifest)
             return dest
         except (IntegrityError, NotFound, OSError):
             self._remove(dest)
@@ -139,7 +149,7 @@ class ServingDir:
         copy, rename it in."""
         name = version_name(manifest)
         dest = self.folder(name)
-        sub = manifest.artifact.get("path", "model")
+        sub = artifact_dir(manifest)
         tmp = self.path / VERSIONS / f".{name}.{os.getpid()}.tmp"
         self._remove(tmp)
         try:

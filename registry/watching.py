@@ -82,6 +82,9 @@ class Watch:
                     self.syncer.sync(forced=forced)
                 except RegistryError:
                     pass  # logged and recorded in status.json by the Syncer; keep serving, retry later
+                except Exception:  # a bug must not stop a host from serving what it serves
+                    log.exception("unexpected error while following %s; still serving %s", self.syncer.ref,
+                                  self.syncer.dir.current() or "nothing")
                 if self.stop.is_set():
                     break
                 forced = self._wait(self.syncer.next_wait())

@@ -460,3 +460,18 @@ def test_kubernetes_templates_parse_and_run_real_reg_commands():
     static = next(d for d in docs if d["kind"] == "Pod")["spec"]
     pull, = _reg_commands(static["initContainers"][0])
     assert _check_reg_args(pull) == "pull" and pull[pull.index("--to") + 1] == "/mnt/models"
+
+
+def test_a_hostile_artifact_path_in_a_pushed_manifest_is_refused(fleet, reg):
+    out = fleet.tmp / "srv"
+    assert reg(fleet.host, "sync", "churn/production", "--to", str(out)).exit_code == 0
+    fleet.ok("promote", "churn", "2", "production", "--push")
+    manifest = fleet.training / "models/churn/2/manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("path: model", "path: ../../../../escape"))
+    git(fleet.training, "commit", "-qam", "hostile")
+    git(fleet.training, "push", "-q", "origin", "main")
+    result = reg(fleet.host, "sync", "churn/production", "--to", str(out))
+    assert result.exit_code == 1 and "is not a plain folder name" in result.stderr, result.output
+    assert result.stderr.count("\n") == 1
+    assert served(out) == 1 and "not a plain folder name" in status(out)["last_error"]["message"]
+    assert not list(fleet.tmp.rglob("escape"))
