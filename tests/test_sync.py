@@ -290,6 +290,7 @@ def test_a_damaged_artifact_is_never_swapped_in_and_sighup_or_post_retries_at_on
 
 # -- in-process: Follower -------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_follower_swaps_the_loaded_model_and_keeps_the_old_one_on_any_error(fleet, models):
     from registry.errors import RegistryError
     from registry.loading import LoadedModel
@@ -475,3 +476,18 @@ def test_a_hostile_artifact_path_in_a_pushed_manifest_is_refused(fleet, reg):
     assert result.stderr.count("\n") == 1
     assert served(out) == 1 and "not a plain folder name" in status(out)["last_error"]["message"]
     assert not list(fleet.tmp.rglob("escape"))
+
+
+def test_an_unreachable_registry_keeps_what_is_served(fleet, reg):
+    from registry.serving import Follower
+
+    out = fleet.tmp / "srv"
+    assert reg(fleet.host, "sync", "churn/production", "--to", str(out)).exit_code == 0
+    fleet.bare.rename(fleet.tmp / "gone.git")  # the git server is down
+    result = reg(fleet.host, "sync", "churn/production", "--to", str(out))
+    assert result.exit_code == 1 and "could not fetch the registry from 'origin'" in result.stderr, result.output
+    assert "still serving what was served" in result.stderr and result.stderr.count("\n") == 1
+    assert served(out) == 1 and "could not fetch" in status(out)["last_error"]["message"]
+    # A service restarted while the registry is down serves the version its folder kept.
+    with Follower("churn/production", repo=fleet.host, interval=60, to=out) as follower:
+        assert follower.version == 1 and follower.model.version == 1
