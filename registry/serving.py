@@ -188,7 +188,15 @@ class Syncer:
                     f"{' (' + found.group(0).lstrip(' ') + ')' if found else ''}: the remote's copy is damaged or "
                     f"incomplete; not swapped in, still serving {current or 'nothing'}; retrying later") from None
             folder = self.dir.stage(source, self.root / target.path, target)
-        loaded = self.accept(folder, target) if self.accept else None
+        loaded = None
+        if self.accept:
+            try:
+                loaded = self.accept(folder, target)
+            except RegistryError:
+                raise
+            except Exception as exc:  # a service's own loader: any failure refuses the version, it never escapes
+                raise RegistryError(f"{target.model} v{target.version} did not load ({type(exc).__name__}: {exc}); "
+                                    f"not swapped in, still serving {current or 'nothing'}") from None
         self.dir.swap(name)
         outcome = Outcome(True, target, name, folder, commit, previous=current, loaded=loaded)
         was = f" (was {current})" if current and current != name else ""
