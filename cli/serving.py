@@ -106,7 +106,7 @@ def sync(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/producti
         raise UsageError("--listen only makes sense with --watch")
     address = watching.parse_listen(listen) if listen else None
     root = git.toplevel(Path(ctx.obj["repo"]).resolve())
-    sdir = ServingDir.open(to, ref, registry_root=root)
+    sdir = ServingDir.open(to, serving.check_ref(root, ref), registry_root=root)
     after = watching.exec_hook(exec_cmd, timeout=exec_timeout, ref=ref, directory=sdir.path) if exec_cmd else None
     if watch:
         handler = logging.StreamHandler(sys.stderr)

@@ -257,6 +257,15 @@ class Syncer:
         return self.interval * random.uniform(0.8, 1.2)
 
 
+def check_ref(root: Path, ref: str) -> str:
+    """A ref that cannot name anything (a typo) is refused before a serving folder is made for it."""
+    from . import refs
+    from .settings import read
+
+    refs.parse_ref(ref, read(root).stages)
+    return ref
+
+
 def served(ref: str, manifest: ModelVersion, name: str, commit: str) -> dict:
     return {"ref": ref, "model": manifest.model, "version": manifest.version, "stage": manifest.stage,
             "aliases": list(manifest.aliases), "hash": manifest.md5, "path": f"versions/{name}", "since": now(),
@@ -266,7 +275,7 @@ def served(ref: str, manifest: ModelVersion, name: str, commit: str) -> dict:
 def sync(root: Path, ref: str, to: Path, *, keep: int = 3) -> Outcome:
     """`reg sync REF --to DIR` once."""
     root = git.toplevel(Path(root).resolve())
-    sdir = ServingDir.open(Path(to), ref, registry_root=root)
+    sdir = ServingDir.open(Path(to), check_ref(root, ref), registry_root=root)
     with sdir.locked():
         return Syncer(root, ref, sdir, keep=keep).sync(forced=True)
 
@@ -296,6 +305,7 @@ class Follower:
                  loader: Callable[[Path], Any] | None = None, *, to: str | Path | None = None, keep: int = 3):
         self.ref = ref
         self.root = git.toplevel(Path(repo).resolve())
+        check_ref(self.root, ref)
         self._tmp = Path(tempfile.mkdtemp(prefix="reg-follow-")) if to is None else None
         self._loader = loader or load_version_folder
         self._current: tuple[Any, ModelVersion] | None = None

@@ -178,6 +178,8 @@ def test_sync_refuses_a_folder_it_did_not_make(fleet, reg):
     assert not (fleet.host / "models/srv").exists()
 
     out = fleet.tmp / "srv"
+    typo = reg(fleet.host, "sync", "churn/prodution", "--to", str(out))
+    assert typo.exit_code == 1 and "invalid reference 'churn/prodution'" in typo.stderr and not out.exists()
     assert reg(fleet.host, "sync", "churn/production", "--to", str(out)).exit_code == 0
     other = reg(fleet.host, "sync", "churn@champion", "--to", str(out))
     assert other.exit_code == 1 and "follows 'churn/production'" in other.stderr
