@@ -204,7 +204,8 @@ def test_giving_up_leaves_the_clone_at_the_remotes_head(tmp_path, registry, reg,
     bare = _with_remote(tmp_path, registry)
     other = tmp_path / "colleague"
     git(tmp_path, "clone", "-q", str(bare), str(other))
-    assert reg(other, "register", "churn", str(artifact), "--push").exit_code == 0
+    # Another artifact: the same one registered in the same second by the same person is the same commit.
+    assert reg(other, "register", "churn", str(_artifact(tmp_path / "theirs", "theirs")), "--push").exit_code == 0
     # This clone has not fetched since: its push is rejected, and with no time left to retry it gives up.
     os.environ["REG_PUSH_TIMEOUT"] = "0"
     try:
