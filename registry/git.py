@@ -158,8 +158,7 @@ def new_commits(root: Path, tips: list[str], exclude: list[str] | None = None, *
     """Commits reachable from `tips` but from none of `exclude` (None: from no ref the repository has),
     newest first. In a pre-receive hook `--all` is the refs before the push."""
     args = ["rev-list"] + (["--first-parent"] if first_parent else []) + ([f"--max-count={limit}"] if limit else [])
-    stdin = "\n".join(tips + ["--not"] + (exclude if exclude is not None else ["--all"])) + "\n"
-    return run([*args, "--stdin"], root, input=stdin).split()
+    return run([*args, *tips, "--not", *(exclude if exclude is not None else ["--all"])], root).split()
 
 
 def parents(root: Path, commit: str) -> list[str]:

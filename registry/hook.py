@@ -84,10 +84,9 @@ def pre_receive(root: Path, updates: str) -> tuple[bool, str]:
     root = Path(root)
     pushed = refupdates.parse(updates)
     out = [f"reg guard refused {line}" for line in refupdates.judge(root, pushed)]
-    refused = {line.split(":", 1)[0].removeprefix("reg guard refused ") for line in out}
     checked_badly = False
     for u in pushed:
-        if not u.ref.startswith("refs/heads/") or u.deleted or u.ref in refused:
+        if not u.ref.startswith("refs/heads/") or u.deleted:
             continue  # tags and deletions carry no registry change of their own (refupdates judges them)
         base = None if u.created else u.old
         if u.created:
