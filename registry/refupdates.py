@@ -93,10 +93,12 @@ def judge(root: Path, updates: list[Update], rules_: Rules | None = None) -> lis
     root = Path(root)
     r = rules_ or rules(root)
     tips = _branch_tips_after(root, updates)
+    # Registry tags name registry history, which lives on the protected branches (any branch when none is).
+    held = sorted({c for ref, c in tips.items() if not r.protected or r.is_protected(ref.removeprefix("refs/heads/"))})
     refusals = []
     for u in updates:
         try:
-            why = _judge_one(root, u, r, tips, updates)
+            why = _judge_one(root, u, r, held, updates)
         except RegistryError as exc:
             why = f"could not be judged ({exc}); refused"
         if why:
@@ -104,7 +106,7 @@ def judge(root: Path, updates: list[Update], rules_: Rules | None = None) -> lis
     return refusals
 
 
-def _branch_tips_after(root: Path, updates: list[Update]) -> list[str]:
+def _branch_tips_after(root: Path, updates: list[Update]) -> dict[str, str]:
     tips = git.refs_matching(root, "refs/heads")
     for u in updates:
         if u.ref.startswith("refs/heads/"):
@@ -112,7 +114,7 @@ def _branch_tips_after(root: Path, updates: list[Update]) -> list[str]:
                 tips.pop(u.ref, None)
             else:
                 tips[u.ref] = u.new
-    return sorted(set(tips.values()))
+    return tips
 
 
 def _judge_one(root: Path, u: Update, r: Rules, tips: list[str], updates: list[Update]) -> str | None:
@@ -129,14 +131,14 @@ def _judge_one(root: Path, u: Update, r: Rules, tips: list[str], updates: list[U
                     "rebase onto it and push again (undo a change with `git revert` or `reg rollback`)")
         return None
     if u.ref.startswith("refs/tags/"):
-        return _judge_tag(root, u, tips, updates)
+        return _judge_tag(root, u, r, tips, updates)
     if any(fnmatch.fnmatchcase(u.ref, p) for p in r.allowed):
         return None
     return ("refs outside refs/heads/ and refs/tags/ are refused here; a registry admin may allow them with "
             "allowed_refs: ['refs/notes/*'] in models/registry.yaml")
 
 
-def _judge_tag(root: Path, u: Update, tips: list[str], updates: list[Update]) -> str | None:
+def _judge_tag(root: Path, u: Update, r: Rules, tips: list[str], updates: list[Update]) -> str | None:
     tag = u.ref.removeprefix("refs/tags/")
     version = VERSION_TAG_RE.match(tag)
     stage = STAGE_TAG_RE.match(tag)
@@ -160,8 +162,9 @@ def _judge_tag(root: Path, u: Update, tips: list[str], updates: list[Update]) ->
     if commit is None:
         return "does not name a commit"
     if git.new_commits(root, [commit], tips, limit=1):
-        return (f"names {commit[:8]}, which no branch holds after this push; push it with its branch "
-                "(reg pushes both in one atomic push)")
+        where = f"no protected branch ({', '.join(r.protected)})" if r.protected else "no branch"
+        return (f"names {commit[:8]}, which {where} holds after this push; registry tags name registry history: "
+                "push the change to its branch with its tag (reg pushes both in one atomic push)")
     if version:
         return _judge_version_tag(root, name, int(number), commit)
     return _judge_stage_tag(root, name, m.group("stage"), int(number), commit, u, updates)

@@ -229,7 +229,7 @@ def test_configured_protected_branches_are_never_rewritten_or_deleted(server):
                   "so it is never deleted; a registry admin may unprotect it first")
 
 
-def test_registry_tags_are_created_once_on_the_commit_reg_tags(server, reg):
+def test_registry_tags_are_created_once_on_the_commit_reg_tags(server, reg, artifact):
     bare, clone = server
     tags = git(clone, "tag", "-l").split()
     stage_tag = next(t for t in tags if t.startswith("churn#production#"))
@@ -253,6 +253,13 @@ def test_registry_tags_are_created_once_on_the_commit_reg_tags(server, reg):
     result = reg(clone, "promote", "churn", "2", "staging", "--push")
     assert result.exit_code == 0, result.output
     assert git(bare, "tag", "-l", "churn#staging#*").split()
+    # a registration on a side branch is not registry history: its tag waits for main
+    git(clone, "checkout", "-q", "-b", "feature")
+    (artifact / "model.txt").write_text("tree\nside\n")
+    assert reg(clone, "register", "churn", str(artifact)).exit_code == 0
+    _refused(bare, clone, "--follow-tags", "HEAD:refs/heads/feature",
+             says="refs/tags/churn@v3: names ")
+    assert "which no protected branch (main) holds after this push" in _push(clone, "--follow-tags", "HEAD:feature").stderr
 
 
 def test_refs_outside_heads_and_tags_are_refused_unless_allowed(server):
@@ -288,3 +295,43 @@ def test_hostile_registry_files_never_show_the_pusher_a_traceback(server):
     # (a YAML tag reg never writes; until every reader refuses it, the hook fails on it: one line all the same)
     stderr = _refused(bare, clone, "HEAD:main", says="reg ")
     assert 'File "' not in stderr
+
+
+# -- reg's own operations keep every rule ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_regs_own_operations_pass_the_guard(tmp_path, registry, reg, artifact):
+    """From an empty hooked server: init, register, promote, archive, alias, annotate, delete, rollback and a
+    merged --propose branch, each pushed by reg, each accepted with its tags."""
+    bare = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    assert reg(registry, "hook", "install", str(bare)).exit_code == 0
+    git(registry, "remote", "add", "origin", str(bare))
+    _accepted(registry, "HEAD:main")  # the commit of `reg init`
+
+    def ok(*args):
+        result = reg(registry, *args)
+        assert result.exit_code == 0, result.output
+        assert git(bare, "rev-parse", "main") == git(registry, "rev-parse", "HEAD"), args
+
+    for i in (1, 2, 3):
+        (artifact / "model.txt").write_text(f"tree\n{i}\n")
+        ok("register", "churn", str(artifact), "--push")
+    ok("promote", "churn", "1", "staging", "--push")
+    ok("promote", "churn", "1", "production", "--push")
+    ok("promote", "churn", "3", "production", "--reason", "better", "--push")
+    ok("rollback", "churn", "--reason", "v3 misbehaves", "--push")
+    ok("alias", "churn", "1", "champion", "--push")
+    ok("annotate", "churn", "--description", "Predicts churn.", "--push")
+    ok("annotate", "churn/1", "--tag", "team=growth", "--push")
+    ok("archive", "churn", "3", "--push")
+    ok("delete", "churn", "2", "--reason", "bad data", "--push")
+    assert sorted(git(registry, "tag", "-l").split()) == sorted(git(bare, "tag", "-l").split())
+    # a proposal is its own branch; merging it into main and pushing passes too
+    result = reg(registry, "alias", "churn", "1", "challenger", "--propose")
+    assert result.exit_code == 0, result.output
+    branch = next(b.strip() for b in git(bare, "branch", "--format=%(refname:short)").splitlines() if b != "main")
+    git(registry, "fetch", "-q", "origin")
+    git(registry, "merge", "-q", "--no-ff", "-m", "Merge proposal", f"origin/{branch}")
+    _accepted(registry, "HEAD:main")
+    assert reg(registry, "check", "--base", git(registry, "rev-list", "--max-parents=0", "HEAD").strip()).exit_code == 0
