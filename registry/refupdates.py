@@ -145,7 +145,7 @@ def _judge_tag(root: Path, u: Update, r: Rules, tips: list[str], updates: list[U
     if not version and not stage:
         return None  # not a registry tag: release tags and the like are the project's own business
     if u.deleted:
-        return "registry tags are never deleted (serving hosts and the audit trail rely on them); nobody may"
+        return "registry tags are never deleted (serving hosts and the audit trail rely on them); nobody may delete one"
     if not u.created:
         return (f"registry tags are never moved (it names {u.old[:8]}); nobody may move one: a new change gets "
                 "a new tag, which reg makes")
