@@ -180,10 +180,12 @@ def raw_changes(root: Path, commits: list[str], pathspec: str = "models") -> dic
         changes = found.setdefault(sha, [])
         i = 1
         while i + 1 < len(items):
-            meta, path = items[i].strip("\n"), items[i + 1]
-            i += 2
+            meta = items[i].strip("\n")
             if not meta.startswith(":"):
+                i += 1  # a merge's header ends in an extra NUL
                 continue
+            path = items[i + 1]
+            i += 2
             colons = len(meta) - len(meta.lstrip(":"))
             fields = meta.lstrip(":").split()
             blobs = [None if set(b) == {"0"} else b for b in fields[colons + 1:2 * colons + 2]]

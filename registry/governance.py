@@ -93,13 +93,14 @@ def _parsed(root: Path, cache, sha: str | None, rel: str):
         return None
 
 
-def _changed_keys(old, new, keys=None) -> list[str]:
-    if old is None or new is None:
+def _own_changes(olds: list, new, keys=None) -> list[str]:
+    """The keys whose new value no parent had: a commit's own change (a merge's, when there are several
+    parents). A side that does not parse cannot vouch for any key."""
+    if new is None or not isinstance(new, dict):
         return ["its content (it does not parse)"]
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return ["its content"]
-    names = keys if keys is not None else sorted(set(old) | set(new), key=str)
-    return [str(k) for k in names if old.get(k) != new.get(k)]
+    sides = [old for old in olds if isinstance(old, dict)]
+    names = keys if keys is not None else sorted(set(new).union(*[set(o) for o in sides]), key=str)
+    return [str(k) for k in names if all(old.get(k) != new.get(k) for old in sides)]
 
 
 def judge(root: Path, base: str | None, commits: list, state_at, cache) -> list[tuple[str, str, str]]:
@@ -137,30 +138,22 @@ def judge(root: Path, base: str | None, commits: list, state_at, cache) -> list[
                 if rel == SIGNERS_PATH:
                     what = "the allowed signers"
                 else:
-                    new_data = _parsed(root, cache, new, rel)
-                    keys = set()
-                    for old in olds:
-                        keys.update(_changed_keys(_parsed(root, cache, old, rel), new_data))
+                    keys = _own_changes([_parsed(root, cache, old, rel) for old in olds],
+                                        _parsed(root, cache, new, rel))
                     if not keys:
                         continue  # comments or layout only
-                    what = ", ".join(sorted(keys))
+                    what = ", ".join(keys)
                 found.append((rel, f"{what} changed in {short} by {who or 'unknown'}: only {auth.role} may change "
                                    f"{rel} ({auth.source})", sha))
             elif len(parts) == 3 and parts[2] == "model.yaml":
                 auth = authority(parts[1])
                 if auth is None or auth.allows(who):
                     continue
-                new_data = _parsed(root, cache, new, rel)
-                keys = set()
-                for old in olds:
-                    old_data = _parsed(root, cache, old, rel)
-                    if new is None or None in (old_data, new_data):
-                        keys.update(_changed_keys(old_data, new_data))
-                    else:
-                        keys.update(_changed_keys(old_data, new_data, GOVERNED_CARD_KEYS))
+                keys = _own_changes([_parsed(root, cache, old, rel) for old in olds], _parsed(root, cache, new, rel),
+                                    GOVERNED_CARD_KEYS)
                 if not keys:
                     continue  # description or tags: anyone may
-                found.append((rel, f"{', '.join(sorted(keys))} changed in {short} by {who or 'unknown'}: only "
+                found.append((rel, f"{', '.join(keys)} changed in {short} by {who or 'unknown'}: only "
                                    f"{auth.role} may change its owners, permissions, gates or validation "
                                    f"({auth.source})", sha))
             elif len(parts) == 4 and parts[3] == "manifest.yaml" and parts[2].isdigit() and base_state is not None:

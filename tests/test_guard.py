@@ -123,6 +123,25 @@ def test_an_outsider_cannot_grant_herself_a_permission_or_drop_a_gate(server):
     _accepted(clone, "HEAD:main")
 
 
+def test_a_permission_slipped_into_a_merge_resolution_is_judged(server):
+    bare, clone = server
+    _as(clone, "eve")
+    git(clone, "checkout", "-q", "-b", "side")
+    _edit(clone, "models/churn/model.yaml", lambda d: d.update(description="Predicts churn."))
+    _commit(clone, "describe")
+    git(clone, "checkout", "-q", "main")
+    (clone / "notes.txt").write_text("hi\n")
+    _commit(clone, "notes")
+    git(clone, "merge", "-q", "--no-ff", "--no-commit", "side")
+    _edit(clone, "models/churn/model.yaml", lambda d: d["permissions"].update(production=["*"]))
+    sha = _commit(clone, "Merge side")
+    _refused(bare, clone, "HEAD:main", says=f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com")
+    # the same merge without the slipped-in change is fine: the description was anyone's to edit
+    git(clone, "reset", "-q", "--hard", "HEAD~1")
+    git(clone, "merge", "-q", "--no-ff", "-m", "Merge side", "side")
+    _accepted(clone, "HEAD:main")
+
+
 def test_an_owner_changes_her_model_policy_and_a_newcomer_writes_her_new_models_first_rules(server, reg, artifact):
     bare, clone = server
     _edit(clone, "models/churn/model.yaml", lambda d: d["gates"]["staging"]["metrics"].update(roc_auc=">= 0.85"))
