@@ -30,7 +30,7 @@ def judge() -> int:
         try:
             ok, message = hook.pre_receive(root, sys.stdin.read())
         except RegistryError as exc:
-            ok, message = False, f"reg guard refused this push: {exc}\n"
+            ok, message = False, hook.one_line(f"reg guard refused this push: {exc}") + "\n"
     except BaseException as exc:  # noqa: BLE001 - the one place a traceback must not reach the pusher
         import traceback
 
@@ -40,8 +40,9 @@ def judge() -> int:
             where = f"; the server's {LOG} has the details"
         except OSError:
             where = ""
+        detail = " ".join(str(exc).split())[:200]
         sys.stderr.write(f"reg guard refused this push: it could not be judged ({type(exc).__name__}: "
-                         f"{str(exc)[:200]}){where}\n")
+                         f"{detail}){where}\n")
         return 1
     sys.stderr.write(message)
     return 0 if ok else 1
@@ -51,7 +52,8 @@ def main() -> int:
     try:
         return _guarded()
     except BaseException as exc:  # noqa: BLE001 - never a traceback for the pusher
-        sys.stderr.write(f"reg guard refused this push: the hook failed ({type(exc).__name__}: {str(exc)[:200]})\n")
+        detail = " ".join(str(exc).split())[:200]
+        sys.stderr.write(f"reg guard refused this push: the hook failed ({type(exc).__name__}: {detail})\n")
         return 1
 
 

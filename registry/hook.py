@@ -105,4 +105,10 @@ def pre_receive(root: Path, updates: str) -> tuple[bool, str]:
         out += [f"  {p}" for p in report.problems]
     if out and checked_badly:
         out.append("Fix these and push again; see `reg check --base <remote branch>` locally.")
-    return not out, "".join(line + "\n" for line in out)
+    return not out, "".join(one_line(line) + "\n" for line in out)
+
+
+def one_line(text: str) -> str:
+    """What the pusher reads is one line per refusal, whatever a message holds (a gate's list, a path)."""
+    parts = [part.rstrip() for part in str(text).splitlines() if part.strip()]
+    return "; ".join(parts[:1] + [p.strip() for p in parts[1:]])

@@ -89,4 +89,9 @@ remote: {remote}
 # Push each registry commit and its tags to this git remote (or pass --push).
 push: false
 git_remote: origin
+# The server hook and `reg check` let only these people change this file and models/allowed_signers;
+# with none listed, the author of the commit that created this file (the registry's initializer).
+# admins: [you@example.com]
+# Branches whose history is never rewritten or deleted (default: the server's default branch).
+# protected_branches: [main]
 """
