@@ -196,6 +196,7 @@ def test_reordering_stages_around_a_new_version_cannot_skip_its_gates(server, re
     _edit(clone, "models/registry.yaml", lambda d: d.update(stages=["none", "staging", "production", "archived"]))
     pointer = (clone / "models/churn/3/model.dvc").read_text()
     (clone / "models/churn/staging.dvc").write_text(pointer)
+    (clone / "models/churn/none.dvc").unlink(missing_ok=True)  # reg wrote it while none was a pointer stage
     _commit(clone, "restore the order")
     says = (f"models/churn/3/manifest.yaml: churn v3 is added in staging in {sha} by ada@example.com: a new version "
             "enters at none (the initial stage at the base); register it, then promote it so its gates are judged")
@@ -210,6 +211,7 @@ def test_a_move_into_a_stage_the_base_does_not_know_is_refused(server):
     _edit(clone, "models/registry.yaml", lambda d: d.update(stages=["none", "canary", "staging", "production",
                                                                     "archived"]))
     _edit(clone, "models/churn/2/manifest.yaml", lambda d: d.update(stage="canary"))
+    (clone / "models/churn/canary.dvc").write_text((clone / "models/churn/2/model.dvc").read_text())
     sha = _commit(clone, "canary v2")
     _refused(bare, clone, "HEAD:main",
              says=f"churn v2 moved to canary in {sha} by ada@example.com, a stage the base does not know (stages at "
