@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: venv
 
 bench: venv
 	$(PY) -m benchmarks
+
+# The README's pictures of `reg site`, taken by the browser tests in headless Chromium (apt-get install chromium).
+screenshots: venv
+	REG_SITE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/test_site_browser.py -k screenshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache

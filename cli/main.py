@@ -198,7 +198,7 @@ def delete(ctx: typer.Context, name: str, version: str,
 
 
 # Each area's commands register on `app` when imported; after the core ones, so `reg --help` lists those first.
-from . import history, lifecycle, review, serving  # noqa: E402
+from . import history, lifecycle, review, serving, site  # noqa: E402
 
 
 def main() -> None:

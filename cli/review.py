@@ -9,7 +9,7 @@ import typer
 
 from .app import PushOpt, app, open_registry
 
-hook_app = typer.Typer(help="The server-side guard: a pre-receive hook running `reg check` on every push.",
+hook_app = typer.Typer(help="The server-side guard: a pre-receive hook judging every ref a push updates.",
                        no_args_is_help=True)
 app.add_typer(hook_app, name="hook")
 
@@ -58,7 +58,8 @@ def hook_install(bare_repo: Path = typer.Argument(..., help="The server's bare r
     from registry import hook
 
     target = hook.install(bare_repo, force=force)
-    typer.echo(f"Installed {target}: every push to a branch now runs `reg check` on the pushed commits")
+    typer.echo(f"Installed {target}: every push is now judged: `reg check` on each pushed branch, and the ref "
+               "rules (protected branches, registry tags, other refs)")
 
 
 def proposal(p, as_json: bool = False) -> None:

@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import git, history, policy, refs, settings as settings_mod
+from . import git, governance, history, policy, refs, settings as settings_mod
 from .errors import CorruptState, RegistryError
 from .manifest import IMMUTABLE_FIELDS, SCHEMA, ModelVersion, version_from_dict
 from .state import ModelState, ParseCache, RegistryState
@@ -417,6 +417,8 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
             _check_merge(rng, c, report)  # its parents' commits are judged one by one
             continue
         _check_commit(rng, c, report)
+    # Who may change the rules themselves, and stages as the base knows them (registry/governance.py).
+    report.problems += [Problem(*found) for found in governance.judge(root, base, commits, rng.state, rng.cache)]
     return rng
 
 

@@ -60,28 +60,55 @@ def _hooks_dir(bare: Path) -> Path:
     return (bare / rel).resolve() if rel else bare / "hooks"
 
 
+DEFAULT_TIME_LIMIT = 60.0  # seconds; `git config reg.hookTimeout N` in the server repository changes it
+
+
+def time_limit(bare: Path) -> float:
+    """How long the hook may judge one push before refusing it (a hostile push must not hold the server)."""
+    from . import git
+
+    text = git.config(bare, "reg.hookTimeout")
+    try:
+        value = float(text) if text else DEFAULT_TIME_LIMIT
+    except ValueError:
+        return DEFAULT_TIME_LIMIT
+    return value if value > 0 else DEFAULT_TIME_LIMIT
+
+
 def pre_receive(root: Path, updates: str) -> tuple[bool, str]:
-    """Judge the `old new ref` lines git gives a pre-receive hook; (accepted, message for the pusher)."""
-    out, ok = [], True
-    for line in updates.splitlines():
-        parts = line.split()
-        if len(parts) != 3:
-            continue
-        old, new, ref = parts
-        if not ref.startswith("refs/heads/") or new == ZERO:
-            continue  # tags and branch deletions carry no registry change of their own
+    """Judge the `old new ref` lines git gives a pre-receive hook; (accepted, message for the pusher).
+    Every ref update keeps the ref rules (registry/refupdates.py); every pushed branch passes `reg check`
+    from its base: the old tip, or for a new branch the commit it starts from on the server."""
+    from . import git, refupdates
+
+    root = Path(root)
+    pushed = refupdates.parse(updates)
+    out = [f"reg guard refused {line}" for line in refupdates.judge(root, pushed)]
+    checked_badly = False
+    for u in pushed:
+        if not u.ref.startswith("refs/heads/") or u.deleted:
+            continue  # tags and deletions carry no registry change of their own (refupdates judges them)
+        base = None if u.created else u.old
+        if u.created:
+            fresh = git.new_commits(root, [u.new], first_parent=True)
+            start = git.parents(root, fresh[-1]) if fresh else []
+            base = start[0] if start else None
         try:
-            report = check_mod.check(root, new, None if old == ZERO else old, exclude_all=old == ZERO,
-                                     strict_base=True)
+            report = check_mod.check(root, u.new, base, exclude_all=u.created, strict_base=True)
         except RegistryError as exc:
-            ok = False
-            out.append(f"reg check could not judge {ref}: {exc}")
+            out.append(f"reg check could not judge {u.ref}: {exc}")
             continue
         if report.ok:
             continue
-        ok = False
-        out.append(f"reg check rejected {ref} ({len(report.problems)} problem(s)):")
+        checked_badly = True
+        out.append(f"reg check rejected {u.ref} ({len(report.problems)} problem(s)):")
         out += [f"  {p}" for p in report.problems]
-    if not ok:
+    if out and checked_badly:
         out.append("Fix these and push again; see `reg check --base <remote branch>` locally.")
-    return ok, "".join(line + "\n" for line in out)
+    return not out, "".join(one_line(line) + "\n" for line in out)
+
+
+def one_line(text: str) -> str:
+    """What the pusher reads is one line per refusal, whatever a message holds (a gate's list, a path)."""
+    parts = [part.rstrip() for part in str(text).splitlines() if part.strip()]
+    return "; ".join(parts[:1] + [p.strip() for p in parts[1:]])

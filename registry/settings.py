@@ -20,6 +20,10 @@ class Settings:
     push: bool = False
     git_remote: str = "origin"
     webhooks: list = field(default_factory=list)
+    # The guard (registry/governance.py, registry/refupdates.py), always read at the base of a change:
+    admins: list[str] = field(default_factory=list)          # who may change registry.yaml, allowed_signers
+    protected_branches: list[str] | None = None              # None: the server's default branch
+    allowed_refs: list[str] = field(default_factory=list)    # refs outside refs/heads/, refs/tags/ to accept
     raw: dict = field(default_factory=dict)
 
     @property
@@ -46,7 +50,24 @@ def from_dict(data: dict, where: str = SETTINGS_PATH) -> Settings:
     s.push = bool(data.get("push", False))
     s.git_remote = data.get("git_remote", "origin")
     s.webhooks = data.get("webhooks") or []
+    s.admins = _patterns(data, "admins", where, "emails such as [ada@example.com]")
+    if data.get("protected_branches") is not None:
+        s.protected_branches = _patterns(data, "protected_branches", where, "branch names such as [main, 'release/*']")
+    s.allowed_refs = _patterns(data, "allowed_refs", where, "ref patterns such as ['refs/notes/*']")
+    bad = [r for r in s.allowed_refs if not r.startswith("refs/")]
+    if bad:
+        raise CorruptState(f"{where}: allowed_refs: {bad[0]!r} is not a full ref pattern such as 'refs/notes/*'")
     return s
+
+
+def _patterns(data: dict, key: str, where: str, example: str) -> list[str]:
+    value = data.get(key)
+    if value is None:
+        return []
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+        raise CorruptState(f"{where}: {key!r} must be a list of {example}")
+    return [x.strip() for x in value]
 
 
 def read(root: Path) -> Settings:
@@ -68,4 +89,9 @@ remote: {remote}
 # Push each registry commit and its tags to this git remote (or pass --push).
 push: false
 git_remote: origin
+# The server hook and `reg check` let only these people change this file and models/allowed_signers;
+# with none listed, the author of the commit that created this file (the registry's initializer).
+# admins: [you@example.com]
+# Branches whose history is never rewritten or deleted (default: the server's default branch).
+# protected_branches: [main]
 """

@@ -114,3 +114,5 @@ def snapshot(root: Path) -> tuple[str, str, str, str]:
 
 # S3 (SeaweedFS) fixtures live in their own module.
 from .s3fixtures import s3_registry, s3_server, s3_url  # noqa: E402,F401
+# Headless Chromium for the site tests.
+from .browser import chromium  # noqa: E402,F401

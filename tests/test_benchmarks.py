@@ -17,6 +17,7 @@ OPERATIONS = [
     "`reg history churn`",
     "`reg promote churn N production`",
     "`reg register churn ./model`",
+    "`reg site OUT`",
 ]
 
 
