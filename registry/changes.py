@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import git
+from . import git, signing
 from .errors import GitError, RegistryError, StateError, UsageError
 from .state import RegistryState, read_state
 
@@ -136,6 +136,7 @@ def _next_tag_free(root: Path, tags: list[Tag]) -> None:
 
 def _commit(root: Path, cs: ChangeSet) -> str:
     """Write the change set's files and commit exactly those paths, leaving the user's index alone."""
+    commit_flags, tag_flags = signing.flags_for_change(root, cs)  # refuses here, before any write
     parent = git.head(root)
     originals: dict[str, bytes | None] = {}
     for rel in cs.paths:
@@ -154,7 +155,7 @@ def _commit(root: Path, cs: ChangeSet) -> str:
         git.run(["update-index", "--add", "--remove", "-z", "--stdin"], root, env=env,
                 input="\0".join(cs.paths) + "\0")
         tree = git.run(["write-tree"], root, env=env).strip()
-        args = ["commit-tree", tree, "-F", "-"] + (["-p", parent] if parent else [])
+        args = ["commit-tree", *commit_flags, tree, "-F", "-"] + (["-p", parent] if parent else [])
         try:
             committed = git.run(args, root, input=cs.message()).strip()
         except GitError as exc:
@@ -162,12 +163,14 @@ def _commit(root: Path, cs: ChangeSet) -> str:
                 raise StateError("git does not know who you are, and every registry change records it: run "
                                  "`git config user.name \"Your Name\"` and `git config user.email you@example.com`"
                                  ) from None
+            if commit_flags:
+                raise StateError(signing.failed(exc)) from None
             raise
         git.run(["update-ref", "-m", cs.subject, "HEAD", committed, parent or ""], root)
         # The real index now lags HEAD for exactly these paths; bring just them up to date.
         git.run(["update-index", "--add", "--remove", "-z", "--stdin"], root, input="\0".join(cs.paths) + "\0")
         for tag in cs.tags:
-            git.run(["tag", "-a", tag.name, "-m", tag.message, committed], root)
+            git.run(["tag", *(tag_flags or ["-a"]), tag.name, "-m", tag.message, committed], root)
         return committed
     except BaseException:
         for tag in cs.tags:
@@ -233,6 +236,7 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         want_push = state.settings.push if push is None else push
         if want_push:
             _check_push_target(root, state.settings.git_remote)
+        signing.preflight(root, state.settings)  # before the build copies an artifact in
         cs = _build(root, build, state, scope)
         commit = _commit_or_cleanup(root, cs)
         if not want_push:

@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import git, governance, history, policy, refs, settings as settings_mod
+from . import git, governance, history, policy, refs, settings as settings_mod, signers
 from .errors import CorruptState, RegistryError
 from .manifest import IMMUTABLE_FIELDS, SCHEMA, ModelVersion, version_from_dict
 from .state import ModelState, ParseCache, RegistryState
@@ -310,6 +310,7 @@ class _Commit:
     email: str
     name: str
     message: str
+    signer: str | None = None  # the verified signer's principal, where the registry has signers (signers.py)
 
 
 def _commits(root: Path, head: str, base: str | None, exclude_all: bool) -> list[_Commit]:
@@ -412,6 +413,12 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
     rng = _Range(root, base, cache or ParseCache(root))
     commits = _commits(root, head, base, exclude_all)
     report.commits = len(commits)
+    # Signatures first: a verified signer is the identity every rule below judges (registry/signers.py).
+    start = base or (commits[0].parents[0] if commits and commits[0].parents else None)
+    trust = signers.trust_at(root, rng.state(start)) if start else None
+    sigs = signers.verify_commits(root, trust, [c.sha for c in commits]) if trust else {}
+    for c in commits:
+        c.signer = signers.verified_signer(sigs.get(c.sha))
     for c in commits:
         if len(c.parents) > 1:
             _check_merge(rng, c, report)  # its parents' commits are judged one by one
@@ -419,6 +426,11 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
         _check_commit(rng, c, report)
     # Who may change the rules themselves, and stages as the base knows them (registry/governance.py).
     report.problems += [Problem(*found) for found in governance.judge(root, base, commits, rng.state, rng.cache)]
+    unsigned, required = signers.judge_commits(root, trust, commits, sigs, report.moves)
+    report.problems += [Problem(*found) for found in unsigned]
+    if trust is not None and not exclude_all:  # the hook judges the tags a push brings as ref updates
+        report.problems += [Problem(f"refs/tags/{name}", why) for name, why in
+                            signers.judge_tags(root, trust, signers.tags_on(root, {c.sha for c in commits}), required)]
     return rng
 
 
@@ -535,14 +547,15 @@ def _judge_move(rng: _Range, c: _Commit, report: Report, name, number, old, new,
     candidate.stage = old_stage
     model = ModelState(name, card, dict(before.versions) if before else {})
     state = rng.state(parent) if parent else rng.state(c.sha)
-    move = Move(name, number, old_stage, new_stage, c.sha, c.email, reason, forced=forced)
+    who = c.signer or c.email  # the verified signer where the registry has signers: it names its author
+    move = Move(name, number, old_stage, new_stage, c.sha, who, reason, forced=forced)
     report.moves.append(move)
     try:
         if rollback:
             perms = policy.parse_permissions(name, card)
-            move.checks = [policy.allowed(name, card, new_stage, c.email)] if perms is not None else []
+            move.checks = [policy.allowed(name, card, new_stage, who)] if perms is not None else []
         else:
-            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=c.email)
+            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=who)
     except CorruptState as exc:
         report.problems.append(Problem(f"models/{name}/model.yaml", str(exc).removeprefix(f"models/{name}/model.yaml: "),
                                        c.sha))

@@ -230,7 +230,8 @@ def blob_text(root: Path, sha: str) -> str:
 class SignatureInfo:
     """What git says of one commit's or tag's signature, checked against an allowed-signers file.
     status: good (a listed key, `principal` its name), unknown (signed, but by no listed key valid at
-    that time), bad (does not verify), none (unsigned)."""
+    that time), expired (a listed key, but not valid now: registry/signers.py), bad (does not verify),
+    none (unsigned)."""
     status: str
     principal: str | None = None
     key: str | None = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,22 +62,58 @@ def policy(raw_settings: dict, where: str = "models/registry.yaml") -> SigningPo
                        "{production: required}")
 
 
-def wants_signing(root: Path, pol: SigningPolicy, stages: set[str] | None = None) -> bool:
-    """Sign this change: the registry requires it here, or the user asks git to sign everything."""
-    return pol.required_for(stages) or (git.config(root, "commit.gpgsign") or "").lower() == "true"
+POLICY_FILE_RE = re.compile(r"^models/(registry\.yaml|allowed_signers|[^/]+/model\.yaml)$")
 
 
-def sign_flags(root: Path, pol: SigningPolicy, stages: set[str] | None = None) -> tuple[list[str], list[str]]:
-    """Flags for `git commit-tree` and `git tag` so the change is signed with the user's own key; raises
-    before anything changes when signing is required here and the user has no signing setup."""
-    if not wants_signing(root, pol, stages):
+def required_for_change(pol: SigningPolicy, files: list[str], stages: set[str]) -> bool:
+    """Whether a change of these registry files, moving versions into or out of these stages, must be signed:
+    everywhere; per stage, a move or pointer of such a stage; and, whenever any signing is required, a change
+    of policy (registry.yaml, allowed_signers, a model.yaml), so a forged author cannot loosen the rules."""
+    if not files or not pol.active:
+        return False
+    if pol.everywhere or any(POLICY_FILE_RE.match(f) for f in files):
+        return True
+    pointers = {f.split("/")[2][:-4] for f in files if f.count("/") == 2 and f.endswith(".dvc")}
+    return pol.required_for({s.lower() for s in stages} | pointers)
+
+
+def preflight(root: Path, settings) -> None:
+    """Before any work (an artifact copy included): refuse when every change here must be signed, or new
+    versions enter a stage that must, and git has no signing key."""
+    pol = settings.signing or SigningPolicy()
+    if pol.required_for({settings.initial_stage}):
+        sign_flags(root, True, pol, {settings.initial_stage})
+
+
+def flags_for_change(root: Path, cs) -> tuple[list[str], list[str]]:
+    """`sign_flags` for a ChangeSet about to be committed (its paths, and the stages its trailers name)."""
+    from . import settings as settings_mod
+
+    pol = settings_mod.read(root).signing or SigningPolicy()
+    stages = {str(cs.trailers.get(k)) for k in ("Reg-From", "Reg-To", "Reg-Stage") if cs.trailers.get(k)}
+    return sign_flags(root, required_for_change(pol, cs.paths, stages), pol, stages)
+
+
+def sign_flags(root: Path, required: bool, pol: SigningPolicy | None = None,
+               stages: set[str] | None = None) -> tuple[list[str], list[str]]:
+    """Flags for `git commit-tree` and `git tag` so the change is signed with the user's own key (when the
+    registry requires it here, or the user asks git to sign everything: commit.gpgsign); raises before
+    anything changes when it is required and the user has no signing setup."""
+    wanted = required or (git.config(root, "commit.gpgsign") or "").lower() == "true"
+    if not wanted:
         return [], []
     if not has_signing_key(root):
-        if pol.required_for(stages):
+        if required:
             raise StateError(f"this registry requires signed changes{_where(pol, stages)}, and git has no signing "
                              f"key here: {SETUP_HINT}")
         return [], []
     return ["-S"], ["-s"]
+
+
+def failed(exc: Exception) -> str:
+    """git could not sign (a key file missing, an agent not running): what to do."""
+    return (f"git could not sign the change ({exc}); check `git config user.signingkey` and `gpg.format` "
+            "(an SSH key file, or a GPG key id), then run the command again")
 
 
 def has_signing_key(root: Path) -> bool:
@@ -87,10 +124,9 @@ def has_signing_key(root: Path) -> bool:
     return bool(key)  # openpgp/x509: without a named key gpg may still pick one, but we do not guess
 
 
-def _where(pol: SigningPolicy, stages) -> str:
-    if pol.everywhere:
-        return ""
-    return f" for {', '.join(sorted(pol.stages & (stages or set())))}"
+def _where(pol: SigningPolicy | None, stages) -> str:
+    named = sorted(pol.stages & {s.lower() for s in stages or ()}) if pol and not pol.everywhere else []
+    return f" for {', '.join(named)}" if named else ""
 
 
 @contextlib.contextmanager
@@ -106,24 +142,43 @@ def allowed_signers_file(text: str | None):
             os.unlink(name)
 
 
-def problem(sig: git.SignatureInfo, what: str) -> str | None:
+def problem(sig: git.SignatureInfo, what: str, claims: str = "author") -> str | None:
     """Why a change's signature is not good enough where signing is required; None when it is."""
     if sig.status == "none":
         return f"{what} is not signed, and this registry requires signed changes: {SETUP_HINT}"
     if sig.status == "bad":
         return f"{what} has a signature that does not verify (changed after signing?): sign it again"
+    if sig.status == "expired":
+        return (f"{what} is signed by {sig.principal} with key {sig.key}, which models/allowed_signers does not "
+                "allow now (past its valid-before, or before its valid-after); ask a registry admin to renew it")
     if sig.status == "unknown" or not sig.principal:
-        return (f"{what} is signed by key {sig.key or '(unknown)'}, which models/allowed_signers does not list "
-                "(or not for this time: check its valid-before/valid-after); ask a registry admin to add it")
+        gpg = "" if (sig.key or "").startswith("SHA256:") else (
+            " (models/allowed_signers lists SSH keys; a GPG signature cannot be verified against it)")
+        return (f"{what} is signed by key {sig.key or '(unknown)'}, which models/allowed_signers does not list"
+                f"{gpg}; ask a registry admin to add it")
     if (sig.email or "").lower() != sig.principal.lower():
-        return (f"{what} is signed by {sig.principal} but claims to be by {sig.email}: a change must be signed "
+        return (f"{what} is signed by {sig.principal} but claims {claims} {sig.email}: a change must be signed "
                 "by the person it names")
     return None
 
 
 def describe(sig: git.SignatureInfo | None) -> dict | None:
-    """For `reg history` and `show --at`: who signed and whether it verified."""
+    """For `reg history` and `show --at`: who signed and whether it verified (a listed key, valid when it
+    signed, whose principal is the author the commit claims)."""
     if sig is None:
         return None
     return {"status": sig.status, "signed_by": sig.principal, "key": sig.key,
             "verified": sig.status == "good" and (sig.email or "").lower() == (sig.principal or "").lower()}
+
+
+def summary(signed: dict | None) -> str:
+    """One cell of `reg history`: the verified signer, or why there is none."""
+    if not signed:
+        return "-"
+    if signed["verified"]:
+        return signed["signed_by"]
+    if signed["status"] == "none":
+        return "unsigned"
+    if signed["status"] == "good":
+        return f"{signed['signed_by']} (not the author)"
+    return f"not verified ({signed['status']} key)" if signed["status"] != "bad" else "bad signature"
