@@ -160,7 +160,8 @@ def judge_commits(root: Path, trust: Trust | None, commits: list, sigs: dict[str
         why = signing.problem(sig, f"commit {c.sha[:8]}" + (" (a merge that changes the registry itself)"
                                                             if len(c.parents) > 1 else ""))
         if why:
-            found.append((files[0], why, c.sha))
+            where = next((f for f in files if f.endswith("/manifest.yaml")), None) or sorted(files)[0]
+            found.append((where, why, c.sha))
     return found, required
 
 
