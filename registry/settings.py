@@ -99,4 +99,6 @@ git_remote: origin
 # admins: [you@example.com]
 # Branches whose history is never rewritten or deleted (default: the server's default branch).
 # protected_branches: [main]
+# Registry commits and tags need a signature from a key in models/allowed_signers (README: "Signed promotions").
+# signing: required            # or per stage: {production: required}
 """

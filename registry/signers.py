@@ -147,8 +147,10 @@ def judge_commits(root: Path, trust: Trust | None, commits: list, sigs: dict[str
     if trust is None or not commits:
         return [], set()
     stages: dict[str, set[str]] = {}
+    moved: dict[str, str] = {}
     for m in moves:
         stages.setdefault(m.commit, set()).update({m.from_stage, m.to_stage})
+        moved.setdefault(m.commit, f"models/{m.model}/{m.version}/manifest.yaml")
     changed = git.raw_changes(root, [c.sha for c in commits])  # a merge: only what it changed itself
     found, required = [], set()
     for c in commits:
@@ -160,7 +162,7 @@ def judge_commits(root: Path, trust: Trust | None, commits: list, sigs: dict[str
         why = signing.problem(sig, f"commit {c.sha[:8]}" + (" (a merge that changes the registry itself)"
                                                             if len(c.parents) > 1 else ""))
         if why:
-            where = next((f for f in files if f.endswith("/manifest.yaml")), None) or sorted(files)[0]
+            where = moved.get(c.sha) or next((f for f in files if f.endswith("/manifest.yaml")), None) or files[0]
             found.append((where, why, c.sha))
     return found, required
 
