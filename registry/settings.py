@@ -100,5 +100,5 @@ git_remote: origin
 # Branches whose history is never rewritten or deleted (default: the server's default branch).
 # protected_branches: [main]
 # Registry commits and tags need a signature from a key in models/allowed_signers (README: "Signed promotions").
-# signing: required            # or per stage: {production: required}
+# signing: required            # or per stage: {{production: required}}
 """
