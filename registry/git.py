@@ -241,8 +241,8 @@ class SignatureInfo:
 def commit_signatures(root: Path, shas: list[str], allowed_signers: Path) -> dict[str, SignatureInfo]:
     if not shas:
         return {}
-    out = run(["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "log", "--no-walk=unsorted",
-               "--format=%H%x00%G?%x00%GS%x00%GK%x00%ae%x1e", *shas], root)
+    out = run(["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "log", "--no-walk=unsorted", "--stdin",
+               "--format=%H%x00%G?%x00%GS%x00%GK%x00%ae%x1e"], root, input="\n".join(shas) + "\n")
     found = {}
     for rec in out.split("\x1e"):
         parts = rec.strip("\n").split("\x00")
@@ -250,6 +250,9 @@ def commit_signatures(root: Path, shas: list[str], allowed_signers: Path) -> dic
             continue
         sha, code, principal, key, email = parts[:5]
         status = {"G": "good", "N": "none", "B": "bad"}.get(code, "unknown" if key else "bad")
+        if code != "N" and not key.startswith("SHA256:"):
+            # GPG (or X.509): git judged it by the local keyring, not the allowed-signers file
+            status, principal = "unknown", ""
         found[sha] = SignatureInfo(status, principal or None, key or None, email)
     return found
 
@@ -259,6 +262,9 @@ def tag_signature(root: Path, tag_sha: str, allowed_signers: Path) -> SignatureI
     raw = run(["cat-file", "tag", tag_sha], root)
     tagger = next((ln for ln in raw.splitlines() if ln.startswith("tagger ")), "")
     email = tagger.split("<", 1)[1].split(">", 1)[0] if "<" in tagger else None
+    if "-----BEGIN SSH SIGNATURE-----" not in raw and "-----BEGIN " in raw:
+        # GPG (or X.509): not verifiable against the allowed-signers file, whatever the local keyring says
+        return SignatureInfo("unknown", None, "(a GPG or X.509 key)", email)
     proc = subprocess.run(["git", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-tag", tag_sha],
                           cwd=str(root), capture_output=True, text=True)
     said = proc.stderr + proc.stdout

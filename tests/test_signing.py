@@ -298,3 +298,50 @@ def test_per_stage_signing_covers_only_that_stage(tmp_path, registry, reg, artif
     result = reg(registry, "check", "--base", base)
     assert result.exit_code != 0
     assert "is not signed, and this registry requires signed changes" in result.output
+
+
+def test_a_propose_branch_is_signed_and_accepted(signed_server, reg, keys, tmp_path):
+    bare, clone = signed_server
+    _sign_as(clone, "ada", keys["ada"])
+    result = reg(clone, "promote", "churn", "1", "production", "--propose", "--reason", "review me")
+    assert result.exit_code == 0, result.output
+    branch = git(bare, "for-each-ref", "--format=%(refname:short)", "refs/heads/reg/").split()
+    assert branch == ["reg/churn-v1-production"]
+    signers = tmp_path / "as"
+    signers.write_text(f"ada@example.com {_public(keys['ada'])}\n")
+    proc = subprocess.run(["git", "-c", f"gpg.ssh.allowedSignersFile={signers}", "verify-commit", branch[0]],
+                          cwd=str(bare), capture_output=True, text=True)
+    assert proc.returncode == 0 and "ada@example.com" in proc.stderr, proc.stderr
+
+
+def test_reg_signs_with_a_gpg_key_too(tmp_path, registry, reg, artifact, monkeypatch):
+    """gpg.format openpgp: reg's commits and tags carry the GPG signature; models/allowed_signers holds SSH
+    keys, so where signing is required reg check says a GPG signature cannot be verified against it."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    subprocess.run(["gpg", "--batch", "--quiet", "--passphrase", "", "--quick-gen-key",
+                    "Ada Lovelace <ada@example.com>", "ed25519", "sign", "never"], check=True, capture_output=True)
+    fpr = [ln.split(":")[9] for ln in subprocess.run(["gpg", "--list-secret-keys", "--with-colons"],
+                                                     capture_output=True, text=True).stdout.splitlines()
+           if ln.startswith("fpr")][0]
+    try:
+        m = artifact.parent / "m.json"
+        m.write_text(json.dumps({"roc_auc": 0.91}))
+        assert reg(registry, "register", "churn", str(artifact), "--metrics", str(m)).exit_code == 0
+        with open(registry / "models/registry.yaml", "a") as fh:
+            fh.write("signing: required\n")
+        git(registry, "commit", "-qam", "signed changes")
+        base = git(registry, "rev-parse", "HEAD").strip()
+        git(registry, "config", "user.signingkey", fpr)
+        result = reg(registry, "promote", "churn", "1", "staging")
+        assert result.exit_code == 0, result.output
+        assert "Good signature" in subprocess.run(["git", "verify-commit", "HEAD"], cwd=str(registry),
+                                                  capture_output=True, text=True).stderr
+        assert "Good signature" in subprocess.run(["git", "verify-tag", "churn#staging#1"], cwd=str(registry),
+                                                  capture_output=True, text=True).stderr
+        checked = reg(registry, "check", "--base", base)
+        assert checked.exit_code != 0
+        assert "a GPG signature cannot be verified against it" in checked.output
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], capture_output=True)
