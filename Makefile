@@ -22,7 +22,7 @@ test: venv
 	$(PY) -m pytest -n 2 -q
 
 bench: venv
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --writers 1,4,8
 
 # The README's pictures of `reg site`, taken by the browser tests in headless Chromium (apt-get install chromium).
 screenshots: venv

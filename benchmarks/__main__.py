@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import fixtures, gto_bench, mlflow_bench, reg_bench
+from . import fixtures, gto_bench, mlflow_bench, reg_bench, writers
 from .table import markdown
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +32,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=5, help="runs per row (the median is reported)")
     p.add_argument("--budget", type=float, default=20.0,
                    help="seconds per row: stop repeating a slow row once it has used this much")
+    p.add_argument("--writers", type=_sizes, default=[],
+                   help="rows of concurrent `reg register --push` writers over separate clones of one bare remote, "
+                        "e.g. 1,4,8 (`make bench` does)")
+    p.add_argument("--writes-each", type=int, default=3, help="registrations per concurrent writer")
     p.add_argument("--no-peers", action="store_true", help="only reg (no GTO, no MLflow)")
     p.add_argument("--gto-sizes", type=_sizes, default=[200, 1000])
     p.add_argument("--mlflow-versions", type=int, default=2000)
@@ -58,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     started, load_before = time.monotonic(), os.getloadavg()
     try:
         rows = reg_bench.rows(args.cache, work, args.sizes, args.reps, args.budget, log)
+        if args.writers:
+            rows += writers.rows(work / "writers", args.writers, args.writes_each, reg_bench.reg_command(),
+                                 {**os.environ, **reg_bench.reg_env()}, log)
         if not args.no_peers:
             rows += gto_bench.rows(args.cache, work, args.gto_sizes, args.reps, args.budget, log)
             rows += mlflow_bench.rows(args.cache, work, args.mlflow_versions, args.reps, args.budget, log)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import typer
 # Typer 0.28 vendors its own Click; its usage errors are these classes, not the `click` package's.
@@ -63,13 +64,17 @@ app = typer.Typer(cls=RegGroup, add_completion=False, pretty_exceptions_enable=F
 
 @app.callback()
 def _global(ctx: typer.Context,
-            repo: Path = typer.Option(Path("."), "--repo", "-C", help="Registry repository (default: here)."),
+            repo: Optional[Path] = typer.Option(None, "--repo", "-C", help="Registry repository (default: "
+                                                "$REG_REPO, else here)."),
             debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")):
     ctx.obj = {"repo": repo}
 
 
 def open_registry(ctx: typer.Context) -> Registry:
-    return Registry(ctx.obj["repo"])
+    reg = Registry(ctx.obj["repo"])
+    if reg.recovered:  # an interrupted change this command found and finished or undid first
+        typer.echo(reg.recovered, err=True)
+    return reg
 
 
 PushOpt = typer.Option(None, "--push/--no-push", help="Push the commit and tags (default: registry.yaml's push).")

@@ -56,7 +56,9 @@ def rollback(ctx: typer.Context, name: str,
 
         return review.proposal(open_registry(ctx).proposing().rollback(name, stage, reason=reason, to=to), as_json)
     applied = open_registry(ctx).rollback(name, stage, reason=reason, to=to, push=push)
-    render.applied(applied, as_json, applied.change.subject)
+    r = applied.result
+    followed = f"; {', '.join('@' + a for a in r.aliases)} followed" if r.aliases else ""
+    render.applied(applied, as_json, applied.change.subject + followed)
 
 
 def show_at(reg, state, ref: str, v, as_json: bool) -> None:

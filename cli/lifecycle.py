@@ -18,18 +18,21 @@ def validate(ctx: typer.Context, name: str, version: str,
                                                                      "validation.data)."),
              target: Optional[str] = typer.Option(None, "--target", help="Label column (default: model.yaml's "
                                                                          "validation.target)."),
+             task: Optional[str] = typer.Option(None, "--task", help="classification or regression (default: "
+                                                                     "model.yaml's validation.task, else "
+                                                                     "classification)."),
              push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
     """Re-score a version on holdout data, record the result, and promote it to staging if the staging
     gate passes, in one commit. Exit 0: promoted (or already past staging and passing); exit 3: recorded
-    but not promoted."""
-    applied = open_registry(ctx).validate(name, version, data=data, target=target, push=push)
+    but not promoted (a gate failed, or there is no staging gate to pass)."""
+    applied = open_registry(ctx).validate(name, version, data=data, target=target, task=task, push=push)
     result = applied.result
     v, scored = result.version, result.scored
     if as_json:
         render.applied(applied, True, None, {
-            "model": v.model, "version": v.version, "data": scored.data, "rows": scored.rows,
+            "model": v.model, "version": v.version, "task": scored.task, "data": scored.data, "rows": scored.rows,
             "metrics": scored.metrics, "passed": result.passed, "promoted": result.promoted,
-            "stage": result.stage, "why_not": result.why_not or None,
+            "stage": result.stage, "why_not": result.why_not or None, "gate": result.gate,
             "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in result.checks]})
     else:
         render.applied(applied, False, None)  # its warnings (a failed webhook) on stderr
@@ -39,8 +42,6 @@ def validate(ctx: typer.Context, name: str, version: str,
             typer.echo("staging gate:")
             for c in result.checks:
                 typer.echo(f"  {'ok  ' if c.passed else 'FAIL'} {c.name}: {c.detail}")
-        else:
-            typer.echo(f"No staging gate in models/{v.model}/model.yaml: nothing to check")
         extra = f", tag {', '.join(applied.tags)}" if applied.tags else ""
         if result.promoted:
             typer.echo(f"Promoted {v.model} v{v.version} to {result.stage} (commit {applied.commit[:8]}{extra})")

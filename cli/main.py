@@ -48,6 +48,14 @@ def register(ctx: typer.Context, name: str,
                                                            help="Infer the signature from this CSV of training data."),
              signature_target: Optional[str] = typer.Option(None, "--signature-target",
                                                             help="The label column of --signature-data (not an input)."),
+             source_sha: Optional[str] = typer.Option(None, "--source-sha", envvar="REG_SOURCE_SHA",
+                                                      help="Commit of the training code, when it ran elsewhere "
+                                                           "(recorded under lineage)."),
+             source_repo: Optional[str] = typer.Option(None, "--source-repo", envvar="REG_SOURCE_REPO",
+                                                       help="Repository of the training code (URL; any token is "
+                                                            "dropped)."),
+             run_id: Optional[str] = typer.Option(None, "--run-id", envvar="REG_RUN_ID",
+                                                  help="The training run's id (a CI job, an MLflow run)."),
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
              push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
     """Register a file or folder as the next version of NAME."""
@@ -56,13 +64,15 @@ def register(ctx: typer.Context, name: str,
 
     reg = open_registry(ctx).proposing() if propose else open_registry(ctx)
     sig = serving.register_signature(signature, signature_data, signature_target)
+    source = dict(source_sha=source_sha, source_repo=source_repo, run_id=run_id)
     if from_dvc is not None:
         if metrics or params or fmt:
             raise UsageError("--from-dvc takes metrics, params and format from the pipeline; "
                              "drop --metrics/--params/--format")
         with serving.show_progress(quiet):
             applied = reg.register_from_dvc(name, from_dvc, path, description=description,
-                                            tags=refs.parse_tag_pairs(tag), alias=alias, signature=sig, push=push)
+                                            tags=refs.parse_tag_pairs(tag), alias=alias, signature=sig, push=push,
+                                            **source)
         if propose:
             return review.proposal(applied, as_json)
         render.applied(applied, as_json, f"Registered {name} v{applied.result.version} from DVC stage {from_dvc}")
@@ -76,18 +86,27 @@ def register(ctx: typer.Context, name: str,
                          "(e.g. {\"roc_auc\": 0.84})")
     with serving.show_progress(quiet):
         applied = reg.register(name, path, metrics=metric_values, params_file=params, description=description,
-                               tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push)
+                               tags=refs.parse_tag_pairs(tag), alias=alias, fmt=fmt, signature=sig, push=push,
+                               **source)
     if propose:
         return review.proposal(applied, as_json)
     render.applied(applied, as_json, f"Registered {name} v{applied.result.version}")
 
 
 @app.command("list")
-def list_(ctx: typer.Context, as_json: bool = JsonOpt):
+def list_(ctx: typer.Context,
+          filter_: Optional[str] = typer.Option(None, "--filter", metavar="FILTER",
+                                                help="MLflow filter: \"name LIKE 'churn%' and tags.team = 'growth'\"."),
+          order_by: List[str] = typer.Option([], "--order-by", metavar="KEY", help="e.g. 'name DESC'; repeatable."),
+          as_json: bool = JsonOpt):
     """One row per model: latest version, versions, staging and production, aliases."""
     reg = open_registry(ctx)
     state = reg.state()
-    render.models(state, state.models(), as_json)
+    if filter_ is None and not order_by:
+        return render.models(state, state.models(), as_json)
+    from registry import search
+
+    render.models(state, search.search_models(state, filter_, order_by), as_json, filtered=True)
 
 
 @app.command()
@@ -95,6 +114,11 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
          deleted: bool = typer.Option(False, "--deleted", help="Include deleted versions."),
          at: Optional[str] = typer.Option(None, "--at", help="As it was at this time (2026-11-01T12:00, UTC)."),
          rev: Optional[str] = typer.Option(None, "--rev", help="As it was at this git revision."),
+         filter_: Optional[str] = typer.Option(None, "--filter", metavar="FILTER",
+                                               help="MLflow filter over the versions: \"tags.validation = 'passed' "
+                                                    "and metrics.roc_auc > 0.9\"."),
+         order_by: List[str] = typer.Option([], "--order-by", metavar="KEY",
+                                            help="e.g. 'metrics.roc_auc DESC'; repeatable."),
          as_json: bool = JsonOpt):
     """A model's versions (`reg show churn`) or one version whole (`reg show churn/7`)."""
     reg = open_registry(ctx)
@@ -103,10 +127,20 @@ def show(ctx: typer.Context, ref: str = typer.Argument(..., help="churn, churn/7
     bare = ref.removeprefix("models:/")
     if "/" not in bare and "@" not in bare:
         m = _then(state.model, bare, state, at or rev) if past else state.model(bare)
+        if filter_ is not None or order_by:
+            from registry import search
+
+            found = search.search_versions(state, filter_, order_by or ["version_number DESC"], model=m.name,
+                                           include_deleted=deleted)
+            return render.versions(state, m, deleted, as_json, items=found)
         render.versions(state, m, deleted, as_json)
     elif past:
         history.show_at(reg, state, ref, _then(state.resolve, ref, state, at or rev), as_json)
     else:
+        if filter_ is not None or order_by:
+            from registry.errors import UsageError
+
+            raise UsageError("--filter and --order-by apply to a model's versions: `reg show churn --filter ...`")
         render.version(state.resolve(ref), as_json)
 
 
@@ -126,16 +160,24 @@ def promote(ctx: typer.Context, name: str, version: str, stage: str,
             keep_existing: bool = typer.Option(False, "--keep-existing",
                                                help="Do not archive the version now in an exclusive stage."),
             force: bool = typer.Option(False, "--force", help="Override failed gates (needs --reason; recorded)."),
+            alias: Optional[str] = typer.Option(None, "--alias", help="Also point this alias at the version, "
+                                                                      "in the same commit."),
             push: Optional[bool] = PushOpt, as_json: bool = JsonOpt, propose: bool = ProposeOpt):
-    """Move a version to a stage (none, staging, production, archived)."""
+    """Move a version to a stage (none, staging, production, archived), and with --alias point an alias at it."""
     reg = open_registry(ctx).proposing() if propose else open_registry(ctx)
-    applied = reg.promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push, force=force)
-    if propose:
+    applied = reg.promote(name, version, stage, reason=reason, keep_existing=keep_existing, push=push, force=force,
+                          alias=alias)
+    if propose and not applied.unchanged:
         return review.proposal(applied, as_json)
     v = applied.result
-    archived = applied.change.trailers.get("Reg-Archived")
+    t = applied.change.trailers
+    archived = t.get("Reg-Archived")
     note = f"; archived {', '.join('v' + a for a in archived.split(','))}" if archived else ""
-    render.applied(applied, as_json, f"Promoted {name} v{v.version} to {v.stage}{note}")
+    if t.get("Reg-Action") == "alias":  # already in the stage: only the alias moved
+        headline = f"{name}@{alias} now names v{v.version} (already in {v.stage})"
+    else:
+        headline = f"Promoted {name} v{v.version} to {v.stage}{note}" + (f"; @{alias} -> v{v.version}" if alias else "")
+    render.applied(applied, as_json, headline)
 
 
 @app.command()
@@ -165,9 +207,21 @@ def alias(ctx: typer.Context, name: str, version: Optional[str] = typer.Argument
     if not version or not alias_name:
         raise typer.BadParameter("usage: reg alias NAME VERSION ALIAS, or reg alias NAME --delete ALIAS")
     applied = reg.alias(name, version, alias_name, push=push)
-    if propose:
+    if propose and not applied.unchanged:
         return review.proposal(applied, as_json)
     render.applied(applied, as_json, f"{name}@{alias_name} now names v{applied.result.version}")
+
+
+@app.command()
+def create(ctx: typer.Context, name: str,
+           description: str = typer.Option("", help="What the model is for."),
+           tag: List[str] = typer.Option([], "--tag", help="key=value, repeatable."),
+           push: Optional[bool] = PushOpt, as_json: bool = JsonOpt):
+    """Create a model (its card, models/NAME/model.yaml) before its first version."""
+    from registry import refs
+
+    applied = open_registry(ctx).create_model(name, description=description, tags=refs.parse_tag_pairs(tag), push=push)
+    render.applied(applied, as_json, f"Created model {name}")
 
 
 @app.command()
@@ -198,7 +252,7 @@ def delete(ctx: typer.Context, name: str, version: str,
 
 
 # Each area's commands register on `app` when imported; after the core ones, so `reg --help` lists those first.
-from . import history, lifecycle, review, serving, site  # noqa: E402
+from . import history, imports, lifecycle, repair, review, serving, site  # noqa: E402
 
 
 def main() -> None:

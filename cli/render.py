@@ -29,15 +29,19 @@ def applied(result, as_json: bool, headline: str | None, body: dict | None = Non
     (`commit`, `git_tags`, `pushed`, `warnings`) whatever the command."""
     for warning in getattr(result, "warnings", []):
         typer.echo(f"warning: {warning}", err=True)
+    unchanged = bool(getattr(result, "unchanged", False))
+    if unchanged and not as_json:  # MLflow-style idempotency: already so, exit 0, no commit
+        typer.echo(f"{result.change.subject}: unchanged (no commit)")
+        return
     if as_json:
         v = result.result
         if body is None:
             body = v.to_dict() if hasattr(v, "to_dict") else {}
-        if not body and hasattr(v, "owners"):  # a model card (`reg annotate churn`)
+        if not body and hasattr(v, "owners"):  # a model card (`reg annotate churn`, `reg create`)
             body = {"name": v.name, "description": v.description, "owners": v.owners, "tags": v.tags}
         # `tags` is the version's (or model's) own key: value tags; the git tags made go under `git_tags`.
         emit_json({**body, "commit": result.commit, "git_tags": result.tags, "pushed": result.pushed,
-               "warnings": list(getattr(result, "warnings", []))})
+                   "unchanged": unchanged, "warnings": list(getattr(result, "warnings", []))})
         return
     if headline is None:
         return
@@ -62,11 +66,14 @@ def _summary(state, m) -> dict:
             "aliases": m.aliases(), "description": m.card.description if m.card else ""}
 
 
-def models(state, items, as_json: bool) -> None:
+def models(state, items, as_json: bool, filtered: bool = False) -> None:
     items = list(items)
     rows = [_summary(state, m) for m in items]
     if as_json:
         emit_json(rows)
+        return
+    if not rows and filtered:
+        typer.echo("No model matches the filter.")
         return
     if not rows and not (state.root / "models/registry.yaml").is_file():
         typer.echo("This repository is not a registry yet; run `reg init`, then `reg register NAME PATH`.")
@@ -88,8 +95,11 @@ def vnum(n) -> str:
     return f"v{n}" if n is not None else "-"
 
 
-def versions(state, m, include_deleted: bool, as_json: bool) -> None:
-    items = [v for _, v in sorted(m.versions.items()) if include_deleted or not v.deleted]
+def versions(state, m, include_deleted: bool, as_json: bool, items: list | None = None) -> None:
+    """A model's versions, newest first; `items` (already filtered and ordered, e.g. by --order-by) as given."""
+    filtered = items is not None
+    if items is None:
+        items = [v for _, v in sorted(m.versions.items()) if include_deleted or not v.deleted]
     if as_json:
         emit_json([v.to_dict() for v in items])
         return
@@ -100,13 +110,15 @@ def versions(state, m, include_deleted: bool, as_json: bool) -> None:
                 names.append(k)
     names = names[:KEY_METRICS]
     rows = []
-    for v in reversed(items):
+    for v in (items if filtered else reversed(items)):
         stage = "deleted" if v.deleted else v.stage
         rows.append([f"v{v.version}", stage, ", ".join("@" + a for a in v.aliases),
                      *[number(v.metrics.get(k)) for k in names], v.created_at, v.created_by])
     table(m.name + (f": {m.card.description}" if m.card and m.card.description else ""),
            ["version", "stage", "aliases", *names, "created at", "created by"], rows)
-    hidden = sum(v.deleted for v in m.versions.values()) if not include_deleted else 0
+    if filtered and not items:
+        typer.echo("(no version matches the filter)")
+    hidden = sum(v.deleted for v in m.versions.values()) if not include_deleted and not filtered else 0
     if hidden:
         typer.echo(f"({hidden} deleted version{'s' if hidden > 1 else ''} not shown; add --deleted)")
 

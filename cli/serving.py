@@ -67,13 +67,16 @@ def predict(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/produ
             output: Path = typer.Option(..., "--output", "-o", help="CSV to write: the input plus predictions, "
                                                                     "model and model_version."),
             trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow a pickle artifact (runs its code)."),
+            trust: list[str] = typer.Option([], "--trust", metavar="TYPE",
+                                            help="Trust this skops type or function (repeatable); only for an "
+                                                 "artifact whose author you trust."),
             quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no output.")):
     """Batch prediction with a registered model, checked against its signature."""
     from registry import batch
 
     with show_progress(quiet):
         result = batch.predict_csv(open_registry(ctx).root, ref, input, output, trust_pickle=trust_pickle,
-                                   progress=not quiet and sys.stdout.isatty())
+                                   progress=not quiet and sys.stdout.isatty(), trusted_types=trust or None)
     if not quiet:
         typer.echo(f"Wrote {result.rows} predictions ({result.column}) from {result.manifest.model} "
                    f"v{result.manifest.version} to {result.output}")

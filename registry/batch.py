@@ -23,13 +23,26 @@ class BatchResult:
     column: str
 
 
-def output_column(sig: dict | None) -> str:
+PREDICTION_SUFFIX = "_prediction"
+
+
+def output_column(sig: dict | None, taken=()) -> str:
+    """The prediction column: the signature's output name, so every version of a model writes the same one;
+    when the batch already has a column of that name (a regressor's output named after its target, and the
+    batch holds the true values), `<name>_prediction`. An input column is never overwritten."""
     outputs = (sig or {}).get("outputs") or []
-    return outputs[0]["name"] if outputs else "prediction"
+    name = outputs[0]["name"] if outputs else "prediction"
+    taken = {str(c) for c in taken} | {MODEL_COLUMN, VERSION_COLUMN}
+    if name in taken and not name.endswith(PREDICTION_SUFFIX):
+        name += PREDICTION_SUFFIX
+    if name in taken:
+        raise UsageError(f"the input already has a column {name!r}, where the predictions go; rename or drop it")
+    return name
 
 
 def predict_csv(root: str | Path, ref: str, input_path: str | Path, output_path: str | Path, *,
-                trust_pickle: bool = False, progress: bool = False) -> BatchResult:
+                trust_pickle: bool = False, progress: bool = False,
+                trusted_types: list[str] | None = None) -> BatchResult:
     root = git.toplevel(Path(root).resolve())
     manifest = read_state(root).resolve(ref)
     if manifest.deleted:
@@ -44,21 +57,26 @@ def predict_csv(root: str | Path, ref: str, input_path: str | Path, output_path:
     features = signature_mod.check(df, sig, where=str(input_path), model=f"{label}'s signature")
     if len(df) == 0:
         raise UsageError(f"{input_path} has a header but no rows; nothing to predict")
+    column = output_column(sig, df.columns)  # before pulling anything: a clash is the input's to fix
     folder = locate(root, manifest)
     if folder is None:
         from .pulling import pull_version
 
         folder = pull_version(root, manifest, progress=progress)
-    model = load_folder(folder, manifest, trust_pickle=trust_pickle)
+    model = load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types)
     try:
         values = model.predict(features)
     except Exception as exc:
         raise UsageError(f"{label} could not predict on {input_path}: {type(exc).__name__}: {exc}") from None
-    column = output_column(sig)
     out = df.copy()
     if getattr(values, "ndim", 1) == 2:
-        for i in range(values.shape[1]):
-            out[f"{column}_{i}"] = values[:, i]
+        names = [f"{column}_{i}" for i in range(values.shape[1])]
+        clash = [n for n in names if n in out.columns]
+        if clash:
+            raise UsageError(f"the input already has a column {clash[0]!r}, where the predictions go; "
+                             "rename or drop it")
+        for i, n in enumerate(names):
+            out[n] = values[:, i]
     else:
         out[column] = values
     out[MODEL_COLUMN] = manifest.model

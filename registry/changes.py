@@ -6,20 +6,22 @@ the only place that writes, commits, tags, pushes, retries and undoes a half-don
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
 import os
+import random
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import git, signing
-from .errors import GitError, RegistryError, StateError, UsageError
+from . import git, journal, signing
+from .errors import GitError, PolicyError, RegistryError, StateError, StorageError, UsageError
 from .state import RegistryState, read_state
 
-LOCK_TIMEOUT = 60.0
-PUSH_ATTEMPTS = 3
+
+class NothingToChange(UsageError):
+    """The operation would change no file (e.g. `reg init` of a registry that is already one)."""
 
 
 @dataclass
@@ -38,7 +40,9 @@ class ChangeSet:
     tags: list[Tag] = field(default_factory=list)
     created_dirs: list[str] = field(default_factory=list)  # made before the commit; removed if it fails
     stale_dirs: list[str] = field(default_factory=list)  # untracked working copies to remove after commit
+    moves: dict[str, str] = field(default_factory=dict)  # repo-relative folder <- staged folder (an artifact)
     result: Any = None  # what the operation hands back to its caller
+    unchanged: bool = False  # the registry already is as asked (MLflow-style idempotency): no commit
 
     @property
     def paths(self) -> list[str]:
@@ -67,29 +71,19 @@ class Applied:
     def result(self):
         return self.change.result
 
-
-@contextlib.contextmanager
-def repo_lock(root: Path, timeout: float = LOCK_TIMEOUT):
-    gdir = git.git_dir(root)
-    path = gdir / "reg" / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StateError(f"another reg command holds {path}; wait for it to finish and retry") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        fh.close()
+    @property
+    def unchanged(self) -> bool:
+        """True when nothing needed to change: no commit was made (`commit` is then HEAD's)."""
+        return self.change.unchanged
 
 
-def preflight(root: Path, pathspecs: list[str]) -> None:
+def repo_lock(root: Path, timeout: float | None = None):
+    return journal.lock(root, timeout)
+
+
+def preflight(root: Path, pathspecs: list[str]):
+    """Refuse a change git is in no state to take. Returns the check of tracked changes under `pathspecs`,
+    started in the background: call it before writing anything."""
     if (git.git_dir(root) / "index.lock").exists():
         raise StateError("another git process is running (.git/index.lock exists); wait for it, "
                          "or remove that file if no git command is running")
@@ -98,7 +92,8 @@ def preflight(root: Path, pathspecs: list[str]) -> None:
         raise StateError(f"{doing} is in progress; finish or abort it before changing the registry")
     # Tracked changes anywhere in the registry; untracked files only where this change writes
     # (`refuse_untracked`): walking every version folder for untracked files costs 0.1 s at 10k versions.
-    _refuse_dirty(git.dirty_paths(root, pathspecs, untracked=False), pathspecs)
+    dirty = git.dirty_paths_later(root, pathspecs)
+    return lambda: _refuse_dirty(dirty(), pathspecs)
 
 
 def refuse_untracked(root: Path, cs: ChangeSet, scope: tuple[str, ...]) -> None:
@@ -118,13 +113,16 @@ def _refuse_dirty(dirty: list[str], pathspecs: list[str]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.reg-{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    journal.write_atomic(path, text.encode("utf-8"), durable=False)  # the journal is; see journal.finish_local
+
+
+def _disk_full(root: Path, exc: BaseException) -> bool:
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc):
+        return True
+    if isinstance(exc, (OSError, GitError)):  # git's own words for it vary ("unable to write ... object")
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(root).free < (1 << 20)
+    return False
 
 
 def _next_tag_free(root: Path, tags: list[Tag]) -> None:
@@ -134,28 +132,53 @@ def _next_tag_free(root: Path, tags: list[Tag]) -> None:
                              "Run `git fetch --tags` and retry, or delete the stray tag if you made it by hand")
 
 
-def _commit(root: Path, cs: ChangeSet) -> str:
-    """Write the change set's files and commit exactly those paths, leaving the user's index alone."""
+def _place(src: Path, dest: Path) -> None:
+    """Move a staged artifact into its version folder (a rename; a copy across file systems)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(src, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(src, dest)
+        shutil.rmtree(src, ignore_errors=True)
+
+
+def _entry(root: Path, cs: ChangeSet, push_to: dict | None) -> journal.Entry:
+    branch = git.current_branch(root)
+    return journal.Entry(subject=cs.subject, parent=git.head(root), branch=f"refs/heads/{branch}" if branch else None,
+                         paths=cs.paths, created_dirs=list(cs.created_dirs), moves=dict(cs.moves),
+                         stale_dirs=list(cs.stale_dirs),
+                         tags=[{"name": t.name, "message": t.message} for t in cs.tags], push=push_to)
+
+
+def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
+    """Write the change set's files and commit exactly those paths, leaving the user's index alone.
+
+    The commit's tree is the parent's with only the changed folders rewritten (`git.tree_with`): the cost
+    grows with the change, not with the number of versions."""
     commit_flags, tag_flags = signing.flags_for_change(root, cs)  # refuses here, before any write
-    parent = git.head(root)
+    parent = entry.parent
     originals: dict[str, bytes | None] = {}
     for rel in cs.paths:
         p = root / rel
-        originals[rel] = p.read_bytes() if p.exists() else None
-    index = git.git_dir(root) / "reg" / f"index.{os.getpid()}"
-    env = {"GIT_INDEX_FILE": str(index)}
-    committed = None
+        originals[rel] = p.read_bytes() if p.is_file() else None
     try:
+        journal.save(root, entry)  # before the working tree is touched: what the next command finishes or undoes
+        journal.crash_point("journaled")
+        for dest, src in cs.moves.items():
+            _place(Path(src), root / dest)
         for rel, text in cs.writes.items():
             _write_atomic(root / rel, text)
         for rel in cs.deletes:
             with contextlib.suppress(FileNotFoundError):
                 (root / rel).unlink()
-        git.run(["read-tree", parent] if parent else ["read-tree", "--empty"], root, env=env)
-        git.run(["update-index", "--add", "--remove", "-z", "--stdin"], root, env=env,
-                input="\0".join(cs.paths) + "\0")
-        tree = git.run(["write-tree"], root, env=env).strip()
-        args = ["commit-tree", *commit_flags, tree, "-F", "-"] + (["-p", parent] if parent else [])
+        journal.crash_point("files")
+        blobs = git.write_blobs(root, sorted(cs.writes))
+        changed: dict = {rel: ("100644", sha) for rel, sha in blobs.items()}
+        changed.update({rel: None for rel in cs.deletes})
+        tree = git.tree_with(root, parent, changed)
+        args = [*git.DURABLE, "commit-tree", *commit_flags, tree, "-F", "-"] + (["-p", parent] if parent else [])
         try:
             committed = git.run(args, root, input=cs.message()).strip()
         except GitError as exc:
@@ -166,47 +189,32 @@ def _commit(root: Path, cs: ChangeSet) -> str:
             if commit_flags:
                 raise StateError(signing.failed(exc)) from None
             raise
-        git.run(["update-ref", "-m", cs.subject, "HEAD", committed, parent or ""], root)
+        entry.commit = committed
+        journal.save(root, entry)
+        journal.crash_point("commit-object")
+        git.run([*git.DURABLE, "update-ref", "-m", cs.subject, "HEAD", committed, parent or ""], root)
+        journal.crash_point("ref")
         # The real index now lags HEAD for exactly these paths; bring just them up to date.
-        git.run(["update-index", "--add", "--remove", "-z", "--stdin"], root, input="\0".join(cs.paths) + "\0")
+        git.run([*git.DURABLE, "update-index", "--add", "--remove", "-z", "--stdin"], root,
+                input="\0".join(cs.paths) + "\0")
+        journal.crash_point("index")
         for tag in cs.tags:
-            git.run(["tag", *(tag_flags or ["-a"]), tag.name, "-m", tag.message, committed], root)
+            git.run([*git.DURABLE, "tag", *(tag_flags or ["-a"]), tag.name, "-m", tag.message, committed], root)
+        journal.crash_point("tags")
         return committed
-    except BaseException:
-        for tag in cs.tags:
-            git.run(["tag", "-d", tag.name], root, check=False)
-        if committed and git.head(root) == committed:
-            git.run(["update-ref", "HEAD", parent, committed] if parent else ["update-ref", "-d", "HEAD"], root,
-                    check=False)
-            if parent:
-                git.run(["reset", "-q", parent, "--", *cs.paths], root, check=False)
-        for rel, data in originals.items():
-            p = root / rel
-            if data is None:
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
-            else:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(data)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            journal.take_back(root, entry, keep_artifacts=True)
+            for rel, data in originals.items():  # files the user had there, untracked, outside models/ (init)
+                p = root / rel
+                if data is not None and (not p.is_file() or p.read_bytes() != data):
+                    p.parent.mkdir(parents=True, exist_ok=True)
+                    p.write_bytes(data)
+            journal.clear(root)
+        if _disk_full(root, exc):
+            raise StorageError("the disk is full (No space left on device); the change was not made: free some "
+                               "space and run the command again") from None
         raise
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            index.unlink()
-
-
-def _undo_local(root: Path, cs: ChangeSet, commit: str, parent: str | None) -> None:
-    """Take back a commit made by `_commit` that has not been pushed (before replaying it on a new head)."""
-    for tag in cs.tags:
-        git.run(["tag", "-d", tag.name], root, check=False)
-    git.run(["update-ref", "HEAD", parent, commit], root)
-    existed = set(git.run(["ls-tree", "-r", "--name-only", parent, "--", *cs.paths], root).split())
-    if existed:
-        git.run(["checkout", parent, "--", *sorted(existed)], root)
-    for rel in set(cs.paths) - existed:
-        git.run(["rm", "-q", "--cached", "--ignore-unmatch", "--", rel], root, check=False)
-        with contextlib.suppress(FileNotFoundError):
-            (root / rel).unlink()
-    _remove_dirs(root, cs.created_dirs)
 
 
 def _remove_dirs(root: Path, dirs: list[str]) -> None:
@@ -214,12 +222,20 @@ def _remove_dirs(root: Path, dirs: list[str]) -> None:
         shutil.rmtree(root / rel, ignore_errors=True)
 
 
-def _push(root: Path, remote: str, branch: str, tags: list[str]) -> tuple[bool, str]:
-    refspecs = [f"HEAD:refs/heads/{branch}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
-    # --atomic: the tags land only with the branch; a rejected branch must not leave orphan tags behind.
-    proc = git.subprocess.run(["git", "push", "--atomic", "--porcelain", remote, *refspecs], cwd=str(root),
-                              capture_output=True, text=True)
-    return proc.returncode == 0, (proc.stderr + proc.stdout)
+def push_timeout(settings) -> float:
+    """How long a rejected push is replayed and retried: REG_PUSH_TIMEOUT, else push_timeout in registry.yaml."""
+    env = os.environ.get("REG_PUSH_TIMEOUT", "").strip()
+    if env:
+        try:
+            return max(0.0, float(env))
+        except ValueError:
+            raise UsageError(f"REG_PUSH_TIMEOUT={env!r} is not a number of seconds") from None
+    return settings.push_timeout
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: writers that collided spread out instead of colliding again in step."""
+    return random.uniform(0.05, min(2.0, 0.1 * 2 ** attempt))
 
 
 def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool | None = None,
@@ -227,60 +243,81 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
     """Build a change set from the current state and make it one commit (and its tags), under the lock.
 
     `build` may be called again after a rejected push, on the new head, so it must derive everything
-    (version numbers included) from the state it is given.
+    (version numbers included) from the state it is given, and be cheap: expensive work that does not
+    depend on the state (an artifact's copy, hash and push) happens before, once.
     """
     root = Path(root)
     with repo_lock(root):
-        preflight(root, list(scope))
-        state = read_state(root)
-        want_push = state.settings.push if push is None else push
-        if want_push:
-            _check_push_target(root, state.settings.git_remote)
-        signing.preflight(root, state.settings)  # before the build copies an artifact in
-        cs = _build(root, build, state, scope)
-        commit = _commit_or_cleanup(root, cs)
-        if not want_push:
-            _remove_dirs(root, cs.stale_dirs)
-            return Applied(commit, [t.name for t in cs.tags], False, cs)
-        remote = state.settings.git_remote
-        branch = git.current_branch(root)
-        if not branch:
-            raise StateError("HEAD is detached, so there is no branch to push; the change is committed "
-                             f"locally as {commit[:12]}; push it yourself")
-        for attempt in range(PUSH_ATTEMPTS):
-            ok, output = _push(root, remote, branch, [t.name for t in cs.tags])
-            if ok:
-                _remove_dirs(root, cs.stale_dirs)
-                return Applied(commit, [t.name for t in cs.tags], True, cs)
-            if "hook declined" in output:
-                _refused_by_server(root, cs, commit, output)
-            if "rejected" not in output and "fetch first" not in output and "non-fast-forward" not in output:
-                last = [ln for ln in output.strip().splitlines() if ln.strip()]
-                raise GitError(f"push to {remote} failed ({last[-1] if last else 'no output'}); the change is "
-                               f"committed locally as {commit[:12]}: push it with `git push --follow-tags`")
-            # Someone pushed first: replay the same operation on their head, never force.
-            parent = git.run(["rev-parse", f"{commit}^"], root).strip() if git.ok(
-                ["rev-parse", "-q", "--verify", f"{commit}^"], root) else None
-            git.run(["fetch", "-q", "--no-tags", remote, f"refs/heads/{branch}"], root)
-            upstream = git.run(["rev-parse", "FETCH_HEAD"], root).strip()
-            if parent is None or not git.ok(["merge-base", "--is-ancestor", parent, upstream], root):
-                raise StateError(f"push rejected and your branch has diverged from {remote}/{branch}; the change "
-                                 f"is committed locally as {commit[:12]}: run `git pull --rebase` and push")
-            _undo_local(root, cs, commit, parent)
-            git.run(["fetch", "-q", remote, "--tags"], root)  # their tags, to number ours after them
-            try:
-                git.run(["merge", "-q", "--ff-only", upstream], root)
-            except GitError as exc:
-                raise StateError(f"push rejected and the remote's changes could not be fast-forwarded here "
-                                 f"({exc}); the change was not made: pull, then run the command again") from None
+        recovered = journal.recover(root)
+        journal.clean_incoming(root)
+        refuse_dirty = preflight(root, list(scope))
+        try:
             state = read_state(root)
+            signing.preflight(root, state.settings)  # no key where signing is required: refuse before building
             cs = _build(root, build, state, scope)
-            commit = _commit_or_cleanup(root, cs)
-        raise StateError(f"push to {remote} was rejected {PUSH_ATTEMPTS} times; the change is committed locally "
-                         f"as {commit[:12]}: pull and push it yourself")
+        finally:
+            refuse_dirty()  # a dirty registry is the first thing to say, whatever the build found
+        first = True
+        want_push = state.settings.push if push is None else push
+        remote, branch = state.settings.git_remote, git.current_branch(root)
+        if want_push:
+            check_push_target(root, remote)
+        warnings = [recovered] if recovered else []
+        deadline = time.monotonic() + (push_timeout(state.settings) if want_push else 0)
+        attempt = 0
+        while True:
+            if not first:
+                cs = _build(root, build, state, scope)
+            first = False
+            if cs.unchanged:  # already as asked (MLflow-style idempotency), perhaps by whoever pushed first
+                return Applied(git.head(root) or "", [], False, cs, warnings)
+            entry = _entry(root, cs, {"remote": remote, "branch": branch} if want_push else None)
+            commit = _commit(root, cs, entry)
+            if not want_push:
+                _remove_dirs(root, cs.stale_dirs)
+                journal.clear(root)
+                return Applied(commit, [t.name for t in cs.tags], False, cs, warnings)
+            entry.phase = "pushing"
+            journal.save(root, entry)
+            journal.crash_point("pushing")
+            result = git.push(root, remote, [f"HEAD:refs/heads/{branch}"] +
+                              [f"refs/tags/{t.name}:refs/tags/{t.name}" for t in cs.tags])
+            journal.crash_point("pushed")
+            if result.ok:
+                _remove_dirs(root, cs.stale_dirs)
+                journal.clear(root)
+                return Applied(commit, [t.name for t in cs.tags], True, cs, warnings)
+            journal.take_back(root, entry, keep_artifacts=True)
+            journal.clear(root)
+            if result.status == "declined":
+                said = [ln for ln in result.remote_lines if not ln.startswith("Fix these")]
+                raise PolicyError("the server refused the change, so it was not made: "
+                                  f"{' '.join(said) or 'pre-receive hook declined'}")
+            if result.status != "rejected":
+                raise GitError(f"push to {remote} failed ({result.detail}); the change was not made and this clone "
+                               "is as it was: check the remote and run the command again")
+            # Someone pushed first: wait a little, then replay the same operation on their head, never force.
+            attempt += 1
+            time.sleep(max(0.0, min(backoff(attempt), deadline - time.monotonic())))
+            try:
+                upstream = git.fetch_branch(root, remote, branch)
+            except GitError as exc:
+                raise GitError(f"push to {remote} was rejected and fetching {remote}/{branch} failed ({exc}); the "
+                               "change was not made: run the command again") from None
+            if entry.parent and not git.is_ancestor(root, entry.parent, upstream):
+                raise StateError(f"push rejected: your branch has diverged from {remote}/{branch} (it has commits "
+                                 f"{remote} does not); the change was not made: run `git pull --rebase`, then run "
+                                 "the command again")
+            journal.fast_forward(root, entry, upstream)
+            if time.monotonic() >= deadline:
+                raise StateError(f"push to {remote} was rejected for {push_timeout(state.settings):.0f} s ({attempt} "
+                                 f"tries; others kept pushing first); the change was not made and this clone is at "
+                                 f"{remote}/{branch}: run the command again, or raise push_timeout in "
+                                 "models/registry.yaml")
+            state = read_state(root)
 
 
-def _check_push_target(root: Path, remote: str) -> None:
+def check_push_target(root: Path, remote: str) -> None:
     """Refuse before committing what could only fail after: a push with nowhere to go."""
     if not git.ok(["remote", "get-url", remote], root):
         raise StateError(f"there is no git remote {remote!r} to push to: add it (`git remote add {remote} URL`), "
@@ -289,38 +326,20 @@ def _check_push_target(root: Path, remote: str) -> None:
         raise StateError("HEAD is detached, so there is no branch to push: check out a branch, or pass --no-push")
 
 
-def _refused_by_server(root: Path, cs: ChangeSet, commit: str, output: str) -> None:
-    """The server's hook (`reg hook install`) judged the change and refused it: take the local commit back,
-    since it could never be pushed, and say what the server said."""
-    said = [ln[len("remote:"):].strip() for ln in output.splitlines() if ln.startswith("remote:")]
-    said = [ln for ln in said if ln and not ln.startswith("Fix these")]
-    parent = git.run(["rev-parse", f"{commit}^"], root).strip()
-    _undo_local(root, cs, commit, parent)
-    from .errors import PolicyError
-
-    raise PolicyError(f"the server refused the change, so it was not made: {' '.join(said) or 'pre-receive hook declined'}")
-
-
 def _build(root: Path, build, state: RegistryState, scope: tuple[str, ...] = ("models",)) -> ChangeSet:
     cs = None
     try:
         cs = build(state)
+        if cs.unchanged:
+            return cs
         if not cs.paths:
-            raise UsageError("nothing to change")
+            raise NothingToChange("nothing to change")
         _next_tag_free(root, cs.tags)
         refuse_untracked(root, cs, scope)
         return cs
     except BaseException:
         if cs is not None:
             _remove_dirs(root, cs.created_dirs)
-        raise
-
-
-def _commit_or_cleanup(root: Path, cs: ChangeSet) -> str:
-    try:
-        return _commit(root, cs)
-    except BaseException:
-        _remove_dirs(root, cs.created_dirs)
         raise
 
 
@@ -331,4 +350,4 @@ def stage_tag_number(root: Path, model: str) -> int:
     return max(numbers, default=0) + 1
 
 
-__all__ = ["ChangeSet", "Tag", "Applied", "apply", "repo_lock", "stage_tag_number", "RegistryError"]
+__all__ = ["ChangeSet", "Tag", "Applied", "apply", "repo_lock", "stage_tag_number", "NothingToChange", "RegistryError"]

@@ -141,6 +141,8 @@ def check_tree(root: Path, rev: str = "HEAD", cache=None) -> list[Problem]:
     tree = state._tree or {}
     _prefetch(state, [p for p in tree if p.endswith((".yaml", ".dvc"))])
     problems += _check_webhooks(s)
+    problems += _check_pointers(state, [p for p in tree if p.endswith(".dvc")])
+    problems += _check_links(root, state.rev)
     by_model: dict[str, list[str]] = {}
     for path in tree:
         parts = path.split("/")
@@ -182,6 +184,35 @@ def _prefetch(state: RegistryState, rels: list[str]) -> None:
             state.cache.blob(sha, want.get(sha, sha), lambda: body)
         except CorruptState:
             pass  # read again (and reported) where it is needed
+
+
+def _check_pointers(state: RegistryState, rels: list[str]) -> list[Problem]:
+    """Every DVC pointer under models/ tracks the folder beside it, named like it: `dvc pull` writes where a
+    pointer says, on every clone and serving host."""
+    from .paths import pointer_problem
+
+    problems: list[Problem] = []
+    for rel in rels:
+        # one that does not parse is reported where its model is checked (or here, outside any model)
+        data = _read(state, rel, problems if rel.count("/") < 2 else [])
+        problem = pointer_problem(data, rel) if data is not None else None
+        if problem:
+            problems.append(Problem(rel, problem))
+    return problems
+
+
+def _check_links(root: Path, rev: str) -> list[Problem]:
+    """No symlink or submodule under models/: a clone checks a link out as one, and a reader or `dvc pull`
+    would follow it outside the repository."""
+    out = git.run(["ls-tree", "-r", "-z", "--full-tree", rev, "--", "models"], root, check=False)
+    problems = []
+    for entry in out.split("\0"):
+        meta, _, path = entry.partition("\t")
+        mode = meta.split(" ", 1)[0]
+        if mode in ("120000", "160000"):
+            what = "a symbolic link" if mode == "120000" else "a submodule"
+            problems.append(Problem(path, f"is {what}; everything under models/ is a regular file: remove it"))
+    return problems
 
 
 def _check_webhooks(s) -> list[Problem]:

@@ -31,3 +31,12 @@ class StorageError(RegistryError):
 
 class PolicyError(RegistryError):
     """A gate or permission refused the change."""
+
+
+class HostileContent(CorruptState):
+    """A file reg refuses to read or act on at all: YAML anchors or aliases, over the size cap, a path
+    outside its folder, a symlink in an artifact. Refused on every read path, never skipped."""
+
+
+class AlreadyExists(UsageError):
+    """Something to create that exists already (a model: MLflow's RESOURCE_ALREADY_EXISTS)."""

@@ -73,7 +73,7 @@ def _locate(spec: str, cwd: Path, root: Path) -> tuple[Path, str]:
         if c in seen or not c.is_file():
             continue
         seen.append(c)
-        stages = (yamlio.read(c, str(c)).get("stages") or {})
+        stages = (yamlio.read_workspace(c, str(c)).get("stages") or {})
         if stage in stages:
             return c, stage
     if not seen:
@@ -82,7 +82,7 @@ def _locate(spec: str, cwd: Path, root: Path) -> tuple[Path, str]:
         hint = (f"; {stage!r} is in {', '.join(found)}: give --from-dvc {found[0]}:{stage}" if found else
                 "; run this in the pipeline's folder or give --from-dvc path/to/dvc.yaml:STAGE")
         raise UsageError(f"no dvc.yaml found at {' or '.join(looked)}{hint}")
-    known = sorted((yamlio.read(seen[0], str(seen[0])).get("stages") or {}))
+    known = sorted((yamlio.read_workspace(seen[0], str(seen[0])).get("stages") or {}))
     raise UsageError(f"{seen[0]} has no stage {stage!r}" + (f"; its stages: {', '.join(known)}" if known else ""))
 
 
@@ -93,7 +93,7 @@ def _files_with_stage(root: Path, stage: str) -> list[str]:
     found = []
     for rel in proc.stdout.split("\n")[:50] if proc.returncode == 0 else []:
         try:
-            if rel and stage in (yamlio.read(root / rel, rel).get("stages") or {}):
+            if rel and stage in (yamlio.read_workspace(root / rel, rel).get("stages") or {}):
                 found.append(rel)
         except Exception:  # a dvc.yaml that does not parse is no hint
             continue
@@ -121,12 +121,12 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
     dvc_file, stage = _locate(spec, Path(cwd).resolve(), Path(root).resolve())
     base = dvc_file.parent
     rel_dvc = _rel(dvc_file, base)
-    stages = yamlio.read(dvc_file, rel_dvc).get("stages") or {}
+    stages = yamlio.read_workspace(dvc_file, rel_dvc).get("stages") or {}
     body = stages[stage] or {}
     if "foreach" in body or "matrix" in body:
         raise UsageError(f"stage {stage!r} uses foreach/matrix; give one of its generated stages, e.g. {stage}@0")
     lock_file = base / "dvc.lock"
-    lock = yamlio.read(lock_file, "dvc.lock").get("stages", {}) if lock_file.is_file() else {}
+    lock = yamlio.read_workspace(lock_file, "dvc.lock").get("stages", {}) if lock_file.is_file() else {}
     if stage not in lock:
         raise StateError(f"dvc.lock has no record of stage {stage!r}; run `dvc repro {stage}` first")
 

@@ -20,12 +20,12 @@ from functools import cached_property
 from pathlib import Path
 
 from . import git, yamlio
-from .errors import CorruptState, UsageError
+from .errors import CorruptState, HostileContent, UsageError
 from .manifest import ModelVersion, version_from_dict
 from .state import ParseCache
 
 NO_REASON = "(none given)"
-ACTIONS = ("register", "promote", "archive", "alias", "annotate", "delete", "rollback", "validate")
+ACTIONS = ("create", "register", "promote", "archive", "alias", "annotate", "delete", "rollback", "validate")
 _MANIFEST_RE = re.compile(r"models/([^/]+)/(\d+)/manifest\.yaml")
 _CARD_RE = re.compile(r"models/([^/]+)/model\.yaml")
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
@@ -143,8 +143,10 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
 
 def commit_at(root: Path, when: dt.datetime, rev: str = "HEAD") -> str | None:
     """The last commit of `rev`'s first-parent history made at or before `when` (what was checked out then)."""
-    out = git.run(["rev-list", "--first-parent", "-1", f"--before={int(when.timestamp())}", rev, "--"], root,
-                  check=False)
+    seconds = int(when.timestamp())
+    if seconds < 100_000_000:  # git reads a number of fewer than nine digits as no date at all (so "now")
+        return None  # and no commit is older than 1973: `--at 1900-01-01` is before any registry
+    out = git.run(["rev-list", "--first-parent", "-1", f"--before={seconds}", rev, "--"], root, check=False)
     return out.strip() or None
 
 
@@ -155,14 +157,14 @@ def _pathspecs(model: str | None) -> list[str]:
     return [f"models/{m}/*/manifest.yaml", f"models/{m}/model.yaml"]
 
 
-FAST_ACTIONS = ("register", "promote", "archive", "alias", "unalias", "annotate", "delete")
+FAST_ACTIONS = ("create", "register", "promote", "archive", "alias", "unalias", "annotate", "delete")
 
 
 def _fast(c: Commit) -> bool:
     """A commit `reg` made, whose trailers say all it changed (so its diff need not be read)."""
     t = c.trailers
     return (len(c.parents) <= 1 and t.get("Reg-Action") in FAST_ACTIONS and bool(t.get("Reg-Model"))
-            and not c.reverts and (t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") == "annotate"))
+            and not c.reverts and (t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") in ("annotate", "create")))
 
 
 def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.datetime | None = None,
@@ -278,10 +280,12 @@ class Blobs:
                 pos += size + 1
                 try:
                     parsed = yamlio.parse(text, wanted[sha])
+                    table[sha] = parsed
+                except HostileContent:
+                    raise  # anchors, oversized: refused on every read path, never read around
                 except CorruptState:
-                    parsed = {}
+                    parsed = {}  # unreadable here; never cached, so every other reader refuses it too
                 self.parsed[sha] = parsed
-                table[sha] = parsed
             self.cache.note_misses("blobs", len(wanted))
             self.cache.save()
 
@@ -293,6 +297,8 @@ class Blobs:
             return None
         try:
             return version_from_dict(data, path)
+        except HostileContent:
+            raise
         except CorruptState:
             return None
 
@@ -306,10 +312,10 @@ def _trailer_paths(t: dict[str, str]) -> set[str] | None:
     """Manifests a `reg`-made commit changes, by its trailers; None when the trailers do not say."""
     model, action = t.get("Reg-Model"), t.get("Reg-Action")
     version = t.get("Reg-Version")
-    if action not in ("register", "promote", "archive", "alias", "unalias", "annotate", "delete") or not model:
+    if action not in FAST_ACTIONS or not model:
         return None
     if version is None:
-        return set() if action == "annotate" else None
+        return set() if action in ("annotate", "create") else None
     if not version.isdigit():
         return None
     paths = {f"models/{model}/{version}/manifest.yaml"}
@@ -318,6 +324,11 @@ def _trailer_paths(t: dict[str, str]) -> set[str] | None:
             paths.add(f"models/{model}/{n.strip()}/manifest.yaml")
     if action == "alias" and t.get("Reg-From", "").lstrip("v").isdigit():
         paths.add(f"models/{model}/{t['Reg-From'].lstrip('v')}/manifest.yaml")
+    if action == "promote":  # promote --alias: the versions the alias left
+        for n in filter(None, t.get("Reg-Alias-From", "").split(",")):
+            if not n.strip().lstrip("v").isdigit():
+                return None
+            paths.add(f"models/{model}/{n.strip().lstrip('v')}/manifest.yaml")
     return paths
 
 
@@ -334,6 +345,8 @@ def _from_trailers(c: Commit, t: dict[str, str], archive_stage: str) -> list[Eve
     if action == "annotate":
         return [Event(action="annotate", version=version, from_stage=None, to_stage=None,
                       detail="description/tags", **base)]
+    if action == "create":
+        return [Event(action="create", version=None, from_stage=None, to_stage=None, detail="model card", **base)]
     if action == "delete":
         return [Event(action="delete", version=version, from_stage=t.get("Reg-From"), to_stage=None, **base)]
     if action == "register":
@@ -345,6 +358,9 @@ def _from_trailers(c: Commit, t: dict[str, str], archive_stage: str) -> list[Eve
     for n in filter(None, t.get("Reg-Archived", "").split(",")):
         out.append(Event(action="archive", version=int(n), from_stage=stage, to_stage=archive_stage,
                          detail=f"replaced by v{version}", **base))
+    for alias in filter(None, t.get("Reg-Alias", "").split(",")):  # promote --alias: moved in the same commit
+        out.append(Event(action="alias", version=version, from_stage=None, to_stage=None, alias=alias,
+                         detail=f"@{alias} -> v{version}", **base))
     return out
 
 

@@ -5,11 +5,12 @@ import contextlib
 from pathlib import Path
 
 from . import artifacts, git, yamlio
-from .changes import Applied, ChangeSet, apply
+from .changes import Applied, ChangeSet, NothingToChange, apply
 from .errors import StateError, UsageError
 from .settings import DEFAULT_TEXT, SETTINGS_PATH
 
 DVC_FILES = [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
+CREDENTIALS_FILE = ".dvc/config.local"  # DVC's per-clone config: where the S3 secret lives
 
 
 def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None = None,
@@ -52,6 +53,8 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
                     raise UsageError(f"cannot create the --remote folder {url}: {exc.strerror}; "
                                      "give a folder you can write to") from None
             s3 = url.startswith("s3://")
+            if s3 and (access_key_id or secret_access_key):
+                keep_private(root / CREDENTIALS_FILE)  # exists 0600 before DVC writes a secret into it
             artifacts.add_remote(root, url, name=name, endpoint_url=endpoint_url,
                                  access_key_id=access_key_id if s3 else None,
                                  secret_access_key=secret_access_key if s3 else None, make_default=default is None)
@@ -62,6 +65,7 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
                 storage = artifacts.default_storage_dir()
                 storage.mkdir(parents=True, exist_ok=True)
                 name = artifacts.add_remote(root, str(storage), name=artifacts.DEFAULT_REMOTE_NAME)
+        keep_private(root / CREDENTIALS_FILE, create=False)  # DVC may have replaced it; an old one may be wide
         cs = ChangeSet(subject="reg: init registry", trailers={"Reg-Action": "init"})
         if current is None:
             cs.writes[SETTINGS_PATH] = DEFAULT_TEXT.format(remote=name)
@@ -77,14 +81,23 @@ def init(root: Path, remote_url: str | None = None, *, endpoint_url: str | None 
     saved = _save_dvc_files(root)
     try:
         return apply(root, build, push=False)
-    except UsageError as exc:
-        if str(exc) == "nothing to change":
-            return None
-        _restore_dvc_files(root, saved)
-        raise
+    except NothingToChange:
+        return None
     except BaseException:
         _restore_dvc_files(root, saved)
         raise
+
+
+def keep_private(path: Path, *, create: bool = True) -> None:
+    """A file that holds credentials is readable by its owner only: created 0600, narrowed if wider."""
+    import os
+    import stat
+
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.is_file() and not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)
 
 
 def _check_remote(url: str | None, endpoint_url: str | None) -> None:
@@ -120,6 +133,7 @@ def _restore_dvc_files(root: Path, saved: dict) -> None:
             path.unlink(missing_ok=True)
         elif not path.is_file() or path.read_text() != text:
             path.write_text(text)
+    keep_private(root / CREDENTIALS_FILE, create=False)
     if not saved["models"]:
         with contextlib.suppress(OSError):
             (root / "models").rmdir()  # only if empty

@@ -3,7 +3,9 @@ and installed package versions. Nothing here imports DVC or the ML libraries."""
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,7 +38,7 @@ def read_data_file(path: Path, what: str) -> dict:
         raise UsageError(f"{what} file {path} does not exist")
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yamlio.parse(text, str(path))
+        data = json.loads(text) if path.suffix.lower() == ".json" else yamlio.parse_workspace(text, str(path))
     except ValueError:
         raise UsageError(f"{what} file {path} is not valid JSON") from None
     except Exception:
@@ -65,7 +67,7 @@ def dvc_lock_data(workspace: Path, stage: str | None = None) -> dict:
     lock = workspace / "dvc.lock"
     if not lock.is_file():
         return {}
-    data = yamlio.read(lock, "dvc.lock")
+    data = yamlio.read_workspace(lock, "dvc.lock")
     stages = data.get("stages") or {}
     if stage is not None and stage not in stages:
         raise UsageError(f"dvc.lock has no stage {stage!r}; run `dvc repro {stage}` first")
@@ -105,3 +107,33 @@ def collect(workspace: Path, *, params_file: Path | None = None, ignore: list[st
         lineage["params"] = read_data_file(params_file, "params")
     lineage["environment"] = environment()
     return lineage
+
+
+SOURCE_ENV = {"source_sha": "REG_SOURCE_SHA", "source_repo": "REG_SOURCE_REPO", "run_id": "REG_RUN_ID"}
+_SHA_RE = re.compile(r"[0-9a-fA-F]{7,64}")
+
+
+def source(sha: str | None = None, repo: str | None = None, run_id: str | None = None, env=None) -> dict:
+    """Where the training code ran when it was not this workspace (a CI job, another repository):
+    `source_sha`, `source_repo` and `run_id` for `lineage`, from the arguments or else the REG_SOURCE_SHA,
+    REG_SOURCE_REPO and REG_RUN_ID environment variables. A repository URL loses any user and token."""
+    env = os.environ if env is None else env
+    given = {"source_sha": sha, "source_repo": repo, "run_id": run_id}
+    out = {}
+    for key, value in given.items():
+        if value is None:
+            value = env.get(SOURCE_ENV[key])
+        value = " ".join(str(value).split()) if value is not None else ""
+        if not value:
+            continue
+        if len(value) > 500:
+            raise UsageError(f"--{key.replace('_', '-')} is {len(value)} characters long; give at most 500")
+        out[key] = value
+    if "source_sha" in out and not _SHA_RE.fullmatch(out["source_sha"]):
+        raise UsageError(f"--source-sha {out['source_sha']!r} is not a git commit id; give the hexadecimal SHA "
+                         "of the commit that trained the model (git rev-parse HEAD)")
+    if "source_sha" in out:
+        out["source_sha"] = out["source_sha"].lower()
+    if "source_repo" in out:
+        out["source_repo"] = re.sub(r"^(\w[\w+.-]*://)[^@/]+@", r"\1", out["source_repo"])
+    return out

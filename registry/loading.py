@@ -17,15 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import paths
 from .errors import NotFound, RegistryError, StorageError, UsageError
 from .manifest import ModelVersion, version_from_dict
 
 CHUNK = 1 << 20
 MANIFEST_NAME = "manifest.yaml"
 
-# skops refuses to build any type it does not trust by default; these are also safe for a fitted
-# scikit-learn preprocessing pipeline (numpy dtypes, sparse matrices). Anything else needs the caller's word.
-SAFE_TYPE_PREFIXES = ("sklearn.", "scipy.sparse.", "lightgbm.sklearn.")
+# skops refuses to build any type it does not trust by default. Beyond its own list, a fitted scikit-learn
+# model needs some of the library's own classes (a forest's `sklearn.tree._tree.Tree`, an MLP's optimizer)
+# and numpy/scipy data types. Only CLASSES under these prefixes are trusted by default: a name there may
+# also be a function (`sklearn.datasets.dump_svmlight_file` in a FunctionTransformer writes any file when
+# the model predicts), and a function needs the caller's explicit trusted_types.
+SAFE_CLASS_PREFIXES = ("sklearn.", "lightgbm.sklearn.", "scipy.sparse.")
 SAFE_TYPES = {"numpy.dtype", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
               "numpy.bool_", "numpy.str_", "numpy.object_", "builtins.slice", "collections.OrderedDict",
               "collections.defaultdict"}
@@ -180,8 +184,34 @@ def _onnx_predict(session, df):
 # -- formats ---------------------------------------------------------------------------------------
 
 def _trusted(untrusted: list[str], trusted_types: list[str] | None) -> list[str]:
+    """The types of `untrusted` that still need the caller's word."""
     extra = set(trusted_types or ())
-    return [t for t in untrusted if not (t in SAFE_TYPES or t in extra or t.startswith(SAFE_TYPE_PREFIXES))]
+    return [t for t in untrusted if not (t in SAFE_TYPES or t in extra or _safe_class(t))]
+
+
+def _safe_class(name: str) -> bool:
+    # skops builds an object of a class without calling it; a function it hands over as is, to be called
+    return name.startswith(SAFE_CLASS_PREFIXES) and isinstance(_resolve(name), type)
+
+
+def _resolve(name: str):
+    """The object a dotted name refers to, imported from its longest importable module; None if none.
+    Only names under the prefixes above get here, so only scikit-learn, LightGBM or SciPy modules load."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
 
 
 def _skops_load(data: bytes, rel: str, label: str, trusted_types: list[str] | None):
@@ -195,8 +225,10 @@ def _skops_load(data: bytes, rel: str, label: str, trusted_types: list[str] | No
         raise FormatError(f"{label}: {rel} is not a readable skops file ({exc})") from None
     refused = _trusted(untrusted, trusted_types)
     if refused:
-        raise FormatError(f"{label}: {rel} contains types that are not trusted: {', '.join(refused)}; if you trust "
-                          f"this artifact, pass trusted_types={refused!r}")
+        flags = " ".join(f"--trust {t}" for t in refused)
+        raise FormatError(f"{label}: {rel} contains types that are not trusted: {', '.join(refused)} (a function, or a "
+                          f"type from outside scikit-learn, can run code when the model is used); only if you trust "
+                          f"whoever registered it, pass trusted_types={refused!r} (`reg predict ... {flags}`)")
     try:
         return sio.loads(data, trusted=list(untrusted))
     except Exception as exc:
@@ -302,9 +334,15 @@ def artifact_candidates(root: Path, manifest: ModelVersion, ref: str | None = No
     pointer_names = ([manifest.stage] if manifest.stage else []) + list(manifest.aliases)
     for name in pointer_names:
         pointer = root / "models" / manifest.model / f"{name}.dvc"
-        if pointer.is_file() and manifest.md5 and manifest.md5 in pointer.read_text():
+        if pointer.is_file() and manifest.md5 and manifest.md5 in _pointer_text(pointer):
             paths.append(root / "models" / manifest.model / name)
     return paths
+
+
+def _pointer_text(pointer: Path) -> str:
+    from . import yamlio
+
+    return yamlio.read_text(pointer, str(pointer))  # bounded, and never through a link
 
 
 def locate(root: Path, manifest: ModelVersion) -> Path | None:
@@ -359,6 +397,6 @@ def load_dir(path: str | Path, *, trust_pickle: bool = False, trusted_types: lis
     if not manifest_file.is_file():
         raise NotFound(f"{path} has no {MANIFEST_NAME}; make it with `reg pull REF --to {path}`")
     manifest = read_manifest_file(manifest_file)
-    folder = path / manifest.artifact.get("path", "model")
+    folder = paths.inside(path, manifest.artifact.get("path", paths.ARTIFACT_DIR), "artifact.path")
     return load_folder(folder, manifest, trust_pickle=trust_pickle, trusted_types=trusted_types,
                        restore=f"reg pull {manifest.model}/{manifest.version} --to {path}")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import CorruptState
+from . import paths
+from .refs import NAME_RE
+from .errors import CorruptState, HostileContent
 
 SCHEMA = 1
 # Fields that describe what was registered. `reg check` refuses any change to them.
@@ -49,7 +51,7 @@ class ModelVersion:
 
     @property
     def artifact_path(self) -> str:
-        return f"models/{self.model}/{self.version}/{self.artifact.get('path', 'model')}"
+        return f"models/{self.model}/{self.version}/{paths.ARTIFACT_DIR}"  # artifact.path may say nothing else
 
     @property
     def md5(self) -> str | None:
@@ -69,6 +71,18 @@ class ModelVersion:
         return data
 
 
+_NAMES_SEEN: set = set()  # valid names already checked: the read path checks ten thousand manifests
+
+
+def _check_name(what: str, value, where: str) -> None:
+    if isinstance(value, str) and NAME_RE.fullmatch(value) and ".." not in value:
+        if len(_NAMES_SEEN) < 100_000:
+            _NAMES_SEEN.add(value)
+        return
+    raise HostileContent(f"{where}: {what} {str(value)[:80]!r} is not a valid name (a-z, 0-9, '.', '_', '-'); "
+                         f"refusing to use it: fix or restore it (git checkout -- {where})")
+
+
 def version_from_dict(data: dict, where: str) -> ModelVersion:
     try:
         model = data["model"]
@@ -85,9 +99,22 @@ def version_from_dict(data: dict, where: str) -> ModelVersion:
                              ("overrides", list, "a list")):
         if data.get(name) and not isinstance(data[name], kind):
             raise CorruptState(f"{where}: '{name}' must be {word}: fix or restore it (git checkout -- {where})")
+    stage = str(data.get("stage") or "none").lower()
+    # model, stage and aliases become path parts (models/<model>/<stage>.dvc) and artifact.path a folder:
+    # whatever could lead outside is refused here, where every reader and `reg check` parse a manifest
+    artifact = data.get("artifact")
+    if isinstance(artifact, dict) and artifact.get("path", paths.ARTIFACT_DIR) != paths.ARTIFACT_DIR:
+        paths.check_artifact(artifact, where)
+    try:
+        known = model in _NAMES_SEEN and stage in _NAMES_SEEN and _NAMES_SEEN.issuperset(aliases)
+    except TypeError:  # a list or mapping where a name belongs
+        known = False
+    if not known:
+        for what, value in [("model", model), ("stage", stage)] + [("alias", a) for a in aliases]:
+            _check_name(what, value, where)
     return ModelVersion(
         model=str(model), version=version,
-        stage=str(data.get("stage") or "none").lower(),
+        stage=stage,
         aliases=[str(a) for a in aliases],
         description=data.get("description") or "",
         tags={str(k): v for k, v in tags.items()},
@@ -133,12 +160,12 @@ def card_from_dict(name: str, data: dict, where: str) -> ModelCard:
     )
 
 
-def new_card_text(name: str, description: str, owner: str) -> str:
+def new_card_text(name: str, description: str, owner: str, tags: dict | None = None) -> str:
     from . import yamlio
 
     return (
         f"# Model card for {name}: description, owners and tags may be edited by hand or with\n"
         f"# `reg annotate {name}`; gates and permissions are judged by `reg promote` and `reg check`.\n"
         + yamlio.dump({"name": name, "description": description, "owners": [owner] if owner else [],
-                       "tags": {}})
+                       "tags": dict(tags or {})})
     )

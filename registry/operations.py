@@ -6,14 +6,14 @@ result, so pointers cannot drift from manifests.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import os
 from dataclasses import replace
 from pathlib import Path
 
-from . import artifacts, git, lineage as lineage_mod, policy, refs, yamlio
+from . import artifacts, git, policy, refs, yamlio
 from .changes import ChangeSet, Tag, stage_tag_number
-from .errors import NotFound, StateError, UsageError
+from .errors import AlreadyExists, NotFound, StateError, UsageError
 from .manifest import MUTABLE_FIELDS, ModelVersion, card_path, new_card_text
 from .state import ModelState, RegistryState
 
@@ -21,6 +21,11 @@ NO_REASON = "(none given)"
 
 
 def now() -> str:
+    """The time a change records: GIT_AUTHOR_DATE when it is set as `@EPOCH` (so a manifest agrees with its
+    commit's author date, as when `reg import mlflow` replays MLflow's past), else the clock."""
+    stamp = os.environ.get("GIT_AUTHOR_DATE", "")
+    if stamp.startswith("@") and stamp[1:].split()[0].isdigit():
+        return dt.datetime.fromtimestamp(int(stamp[1:].split()[0]), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -137,58 +142,27 @@ def _live_version(state: RegistryState, name: str, number: int, doing: str) -> M
 
 # -- register --------------------------------------------------------------------------------------
 
-def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict | None = None,
-             params_file: Path | None = None, description: str = "", tags: dict | None = None,
-             alias: str | None = None, fmt: str | None = None, signature: dict | None = None,
-             dvc_stage: str | None = None, extra_lineage: dict | None = None) -> ChangeSet:
+def register(state: RegistryState, name: str, staged, *, metrics: dict | None = None, description: str = "",
+             tags: dict | None = None, alias: str | None = None) -> ChangeSet:
+    """A new version of `name` from an artifact already copied, hashed and pushed (`incoming.stage`): only
+    the number is assigned here and small files written, so a replay after a rejected push is cheap."""
     refs.check_name(name)
-    refs.check_metrics(metrics)  # before the artifact is copied in: a bad one must leave no folder behind
+    refs.check_metrics(metrics)
     refs.check_tags(tags)
     root = state.root
     if alias:
         refs.check_alias(alias, state.settings.stages)
-    if fmt is not None:
-        fmt = artifacts.check_format(fmt)
-    if not artifacts.is_dvc_repo(root):
-        raise StateError(f"{root} is not a registry yet; run `reg init` first")
-    if not str(path).strip() or not Path(path).exists():
-        raise UsageError(f"artifact path {str(path)!r} does not exist; give the file or folder to register")
-    path = Path(path).resolve()
-    if path == root or root in path.parents and (path.relative_to(root).parts[:1] == ("models",)):
-        raise UsageError(f"{path} is inside the registry's models/ folder; register a file or folder from "
-                         "your training workspace")
     who = actor(root)
     model = state.model(name) if state.has_model(name) else ModelState(name, None, {})
     number = model.next_version()
     version_dir = f"models/{name}/{number}"
     _check_number_is_free(root, name, number, version_dir)
     check_not_ignored(root, f"{version_dir}/model.dvc")
-    cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=[version_dir])
-    try:
-        artifacts.copy_in(path, root / version_dir / "model")
-        info = artifacts.hash_into_cache(root, root / version_dir / "model")
-        info = {"path": "model", **info, "format": fmt or artifacts.detect_format(root / version_dir / "model")}
-        from . import signature as signature_mod
-
-        signature = (signature_mod.normalize(signature) if signature
-                     else signature_mod.from_artifact(root / version_dir / "model"))
-        workspace = lineage_mod.workspace_of(path, root)
-        lin = lineage_mod.collect(workspace, params_file=params_file, dvc_stage=dvc_stage,
-                                  ignore=["models"] if workspace == root else None)
-        if extra_lineage:
-            lin.update(extra_lineage)
-        cs.writes[f"{version_dir}/model.dvc"] = artifacts.pointer_text(info["md5"], info["size"], info["files"],
-                                                                       "model")
-        (root / version_dir / "model.dvc").write_text(cs.writes[f"{version_dir}/model.dvc"])
-        artifacts.push(root, [f"{version_dir}/model.dvc"], state.settings.remote)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(root / version_dir, ignore_errors=True)
-        if model.card is None:  # a first version that failed leaves no empty model folder behind
-            with contextlib.suppress(OSError):
-                (root / "models" / name).rmdir()
-        raise
+    info, signature, lin = dict(staged.info), staged.signature, dict(staged.lineage)
+    created = [version_dir] + ([] if (root / "models" / name).exists() else [f"models/{name}"])
+    cs = ChangeSet(subject=f"reg: register {name} v{number}", created_dirs=created,
+                   moves={f"{version_dir}/model": str(staged.folder)})
+    cs.writes[f"{version_dir}/model.dvc"] = artifacts.pointer_text(info["md5"], info["size"], info["files"], "model")
     mv = ModelVersion(model=name, version=number, stage=state.settings.initial_stage,
                       aliases=[], description=description, tags=dict(tags or {}),
                       metrics=dict(metrics or {}), created_at=now(), created_by=who, artifact=info,
@@ -212,15 +186,32 @@ def register(state: RegistryState, name: str, path: str | Path, *, metrics: dict
 
 # -- stages ----------------------------------------------------------------------------------------
 
+def unchanged(result, why: str) -> ChangeSet:
+    """The change set of a mutation the registry already reflects: `apply` makes no commit."""
+    return ChangeSet(subject=why, result=result, unchanged=True)
+
+
 def promote(state: RegistryState, name: str, number: int, stage: str, *, reason: str | None = None,
-            keep_existing: bool = False, action: str = "promote", force: bool = False) -> ChangeSet:
+            keep_existing: bool = False, action: str = "promote", force: bool = False,
+            alias: str | list[str] | None = None, archive_existing: bool = False) -> ChangeSet:
+    """Move version `number` to `stage` (archiving the holder of an exclusive stage, or with
+    `archive_existing` every other version in that stage, as MLflow's archive_existing_versions) and,
+    with `alias` (one name, or several), point it at the version in the same commit."""
     s = state.settings
     reason = _one_line(reason)
     stage = refs.normalize_stage(stage, s.stages)
+    names = [alias] if isinstance(alias, str) else sorted(alias or [])
+    for a in names:
+        refs.check_alias(a, s.stages)
+    alias = ",".join(names) or None
     model = state.model(name)
     v = _live_version(state, name, number, f"moved to {stage}")
-    if v.stage == stage:
-        raise UsageError(f"{name} v{number} is already in {stage}; nothing to change")
+    if v.stage == stage:  # as MLflow's transition to the stage a version is in: nothing to do, no error
+        if len(names) == 1 and names[0] not in v.aliases:
+            return set_alias(state, name, number, names[0])
+        if any(a not in v.aliases for a in names):
+            raise UsageError(f"{name} v{number} is already in {stage}; give its aliases one at a time with reg alias")
+        return unchanged(v, f"{name} v{number} is already in {stage}" + (f" as @{alias}" if alias else ""))
     exclusive = stage in s.exclusive_stages
     who = actor(state.root)
     if action == "rollback":
@@ -231,28 +222,41 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     if not reason and exclusive:
         reason = NO_REASON
     updated = {number: replace(v, stage=stage)}
+    holders = []
+    for a in (a for a in names if a not in v.aliases):
+        holder = model.alias_holder(a)
+        if holder is not None:
+            held = updated.get(holder.version, holder)
+            updated[holder.version] = replace(held, aliases=[x for x in held.aliases if x != a])
+            holders.append(f"v{holder.version}")
+        updated[number].aliases = sorted(updated[number].aliases + [a])
+    alias_from = ",".join(sorted(set(holders))) or None
     if failed:  # --force past failed gates: recorded in the manifest and the commit
         updated[number].overrides = list(v.overrides) + [
             {"stage": stage, "by": who, "at": now(), "reason": reason,
              "failed": [f"{c.name}: {c.detail}" for c in failed]}]
     archived = []
-    if exclusive and not keep_existing:
+    if (exclusive and not keep_existing) or (archive_existing and stage not in (s.archive_stage, s.initial_stage)):
         for other in model.in_stage(stage):
             if other.version != number:
-                updated[other.version] = replace(other, stage=s.archive_stage)
+                updated[other.version] = replace(updated.get(other.version, other), stage=s.archive_stage)
                 archived.append(other.version)
     verb = "archive" if stage == s.archive_stage and action == "promote" else action
     subject = (f"reg: archive {name} v{number}" if verb == "archive" else f"reg: {verb} {name} v{number} to {stage}")
     lines = [f"Reason: {reason}"] if reason else []
     if archived:
         lines.append(f"Archived: {', '.join('v%d' % a for a in archived)} (was {stage})")
+    if names:
+        lines.append(f"Alias: {', '.join('@' + a for a in names)} -> v{number}"
+                     + (f" (was {alias_from})" if alias_from else ""))
     if failed:
         lines.append("Forced past failed gates:\n" + "\n".join(f"  {c.name}: {c.detail}" for c in failed))
     n = stage_tag_number(state.root, name)
     cs = ChangeSet(subject=subject, body="\n".join(lines),
                    trailers=_trailers(verb, name, number, **{"from": v.stage}, to=stage,
                                       archived=",".join(map(str, archived)) or None, reason=reason,
-                                      forced=policy.forced_summary(checks) or None))
+                                      forced=policy.forced_summary(checks) or None, alias=alias or None,
+                                      alias_from=alias_from))
     cs.tags.append(Tag(f"{name}#{stage}#{n}", f"{subject[5:]}" + (f"\n\n{reason}" if reason else "")))
     cs.result = updated[number]
     return _finish(cs, state, model, updated)
@@ -268,8 +272,8 @@ def set_alias(state: RegistryState, name: str, number: int, alias: str) -> Chang
     refs.check_alias(alias, state.settings.stages)
     model = state.model(name)
     v = _live_version(state, name, number, f"given alias {alias!r}")
-    if alias in v.aliases:
-        raise UsageError(f"{name}@{alias} already names v{number}; nothing to change")
+    if alias in v.aliases:  # as MLflow's set_registered_model_alias: idempotent
+        return unchanged(v, f"{name}@{alias} already names v{number}")
     updated = {number: replace(v, aliases=sorted(v.aliases + [alias]))}
     holder = model.alias_holder(alias)
     if holder is not None:
@@ -318,7 +322,7 @@ def annotate(state: RegistryState, ref: str, *, description: str | None = None, 
     new_tags.update(tags or {})
     new = replace(v, tags=new_tags, description=v.description if description is None else description)
     if new == v:
-        raise UsageError(f"{v.model} v{v.version} already has that description and those tags; nothing to change")
+        return unchanged(v, f"{v.model} v{v.version} already has that description and those tags")
     cs = ChangeSet(subject=f"reg: annotate {v.model} v{v.version}", trailers=_trailers("annotate", v.model, v.version))
     cs.result = new
     return _finish(cs, state, model, {v.version: new})
@@ -340,13 +344,36 @@ def _annotate_model(state, model: ModelState, description, tags, untag) -> Chang
     if description is not None:
         doc["description"] = description
     new_text = yamlio.dump(doc)
-    if path.is_file() and new_text == text:
-        raise UsageError(f"model {model.name} already has that description and those tags; nothing to change")
-    cs = ChangeSet(subject=f"reg: annotate {model.name}", trailers=_trailers("annotate", model.name, None))
-    cs.writes[rel] = new_text
     from .manifest import card_from_dict
 
-    cs.result = card_from_dict(model.name, yamlio.parse(new_text, rel), rel)  # the card as it now is
+    card = card_from_dict(model.name, yamlio.parse(new_text, rel), rel)  # the card as it now is
+    if path.is_file() and new_text == text:
+        return unchanged(card, f"model {model.name} already has that description and those tags")
+    cs = ChangeSet(subject=f"reg: annotate {model.name}", trailers=_trailers("annotate", model.name, None))
+    cs.writes[rel] = new_text
+    cs.result = card
+    return cs
+
+
+# -- create ----------------------------------------------------------------------------------------
+
+def create_model(state: RegistryState, name: str, *, description: str = "", tags: dict | None = None) -> ChangeSet:
+    """A model card before any version (MLflow's create_registered_model): `models/<name>/model.yaml`."""
+    refs.check_name(name)
+    refs.check_tags(tags)
+    if not artifacts.is_dvc_repo(state.root):
+        raise StateError(f"{state.root} is not a registry yet; run `reg init` first")
+    if state.has_model(name):
+        raise AlreadyExists(f"model {name} already exists; change its description or tags with "
+                            f"`reg annotate {name} --description TEXT --tag k=v`")
+    rel = card_path(name)
+    check_not_ignored(state.root, rel)
+    text = new_card_text(name, description, git.identity(state.root)[1], tags=tags)
+    cs = ChangeSet(subject=f"reg: create model {name}", body=description,
+                   trailers=_trailers("create", name, None), writes={rel: text})
+    from .manifest import card_from_dict
+
+    cs.result = card_from_dict(name, yamlio.parse(text, rel), rel)
     return cs
 
 

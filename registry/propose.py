@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ class Proposal:
     change: ChangeSet
     warnings: list[str] = field(default_factory=list)
     detached: bool = False  # the user was on no branch; base_branch is then the remote's default branch
+    unchanged: bool = False  # a proposal always changes something (an unchanged build returns its Applied)
 
     @property
     def result(self):
@@ -101,27 +101,14 @@ def _share_dvc(root: Path, wt: Path) -> None:
         (wt / ".dvc" / "config.local").write_text(text)
 
 
-def _push_failure(output: str) -> str:
-    """The line of `git push --porcelain` output that says why (its last line is just "Done")."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    for ln in lines:
-        if ln.startswith("!"):
-            return ln.split("\t")[-1]
-    for ln in lines:
-        if ln.startswith(("fatal:", "error:")):
-            return ln
-    lines = [ln for ln in lines if ln != "Done"]
-    return lines[-1] if lines else "no output"
-
-
 def _refuse_remote_branch(root: Path, remote: str, branch: str) -> None:
     """A branch of that name on the remote is someone's open proposal: never overwrite it."""
-    proc = subprocess.run(["git", "ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd=str(root),
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise GitError(f"cannot reach the git remote {remote} ({_push_failure(proc.stderr)}); nothing was "
-                       "proposed: check the remote and retry")
-    if proc.stdout.strip():
+    try:
+        exists = git.remote_branch_exists(root, remote, branch)
+    except GitError as exc:
+        raise GitError(f"cannot reach the git remote {remote} ({exc}); nothing was "
+                       "proposed: check the remote and retry") from None
+    if exists:
         raise StateError(f"branch {branch} already exists on {remote} (an open proposal?); merge or close it, "
                          f"delete it with `git push {remote} --delete {branch}`, and retry")
 
@@ -139,32 +126,29 @@ def propose(root: Path, build) -> Proposal:
     base_branch = git.current_branch(root)
     detached = base_branch is None
     if detached:
-        default = subprocess.run(["git", "symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"],
-                                 cwd=str(root), capture_output=True, text=True).stdout.strip()
-        base_branch = default.removeprefix(f"{remote}/") or "main"
+        base_branch = git.remote_default_branch(root, remote) or "main"
     tmp = Path(tempfile.mkdtemp(prefix="reg-propose-"))
     wt = tmp / "worktree"
     git.run(["worktree", "add", "-q", "--detach", str(wt), head], root)
     try:
         _share_dvc(root, wt)
         applied = changes.apply(wt, lambda state: _untagged(build(state)), push=False)
+        if applied.unchanged:  # nothing to review: say so as a direct change would (no branch, no push)
+            return applied
         branch = branch_name(applied.change)
         if git.ok(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], root):
             raise StateError(f"branch {branch} already exists (an earlier proposal?); delete it with "
                              f"`git branch -D {branch}` and retry")
         _refuse_remote_branch(root, remote, branch)
         git.run(["branch", branch, applied.commit], root)
-        proc = subprocess.run(["git", "push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}"],
-                              cwd=str(root), capture_output=True, text=True)
-        if proc.returncode != 0:
-            output = proc.stderr + proc.stdout
-            if "hook declined" in output:  # the server's `reg hook install` judged it: it can never be pushed
-                git.run(["branch", "-D", branch], root, check=False)
-                said = [ln[len("remote:"):].strip() for ln in output.splitlines() if ln.startswith("remote:")]
-                said = [ln for ln in said if ln and not ln.startswith("Fix these")]
-                raise GitError(f"the server refused the proposal, so nothing was pushed: "
-                               f"{' '.join(said) or 'pre-receive hook declined'}")
-            raise GitError(f"push of {branch} to {remote} failed ({_push_failure(output)}); the "
+        pushed = git.push(root, remote, [f"refs/heads/{branch}:refs/heads/{branch}"], atomic=False)
+        if pushed.status == "declined":  # the server's `reg hook install` judged it: it can never be pushed
+            git.run(["branch", "-D", branch], root, check=False)
+            said = [ln for ln in pushed.remote_lines if ln and not ln.startswith("Fix these")]
+            raise GitError(f"the server refused the proposal, so nothing was pushed: "
+                           f"{' '.join(said) or 'pre-receive hook declined'}")
+        if not pushed.ok:
+            raise GitError(f"push of {branch} to {remote} failed ({pushed.detail}); the "
                            f"proposal is committed on the local branch {branch}: push it with "
                            f"`git push {remote} {branch}`")
         return Proposal(branch, base_branch, applied.commit, remote, without_credentials(remote_url),

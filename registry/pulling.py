@@ -6,10 +6,16 @@ import os
 import shutil
 from pathlib import Path
 
-from . import artifacts
+from . import artifacts, paths, yamlio
 from .errors import NotFound, StorageError, UsageError
 from .loading import MANIFEST_NAME, IntegrityError, locate, verify
 from .manifest import ModelVersion
+
+# Written into every folder `reg pull --to` makes. Only a folder holding it (or a new or empty one) is
+# ever replaced: a `manifest.yaml` alone proved nothing, and a project folder that had one lost its src/.
+MARKER = ".reg-pull"
+MARKER_TEXT = ("This folder was written by `reg pull --to`; the next `reg pull --to` here replaces all of it.\n"
+               "Keep nothing else in it.\n")
 
 
 def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = None, progress: bool = False,
@@ -18,9 +24,10 @@ def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = Non
     label = f"{manifest.model} v{manifest.version}"
     if manifest.deleted:
         raise NotFound(f"{label} was deleted ({manifest.deleted_reason}); its artifact is no longer tracked")
-    pointer = f"models/{manifest.model}/{manifest.version}/{manifest.artifact.get('path', 'model')}.dvc"
+    pointer = f"{manifest.artifact_path}.dvc"
     if not (root / pointer).is_file():
         raise NotFound(f"{label} has no artifact pointer {pointer}; the registry is incomplete (run `reg check`)")
+    paths.check_pointer(yamlio.read(root / pointer, pointer), pointer)  # DVC writes where it says
     if remote is None:
         from .settings import read
 
@@ -57,9 +64,11 @@ def place(root: Path, folder: Path, manifest: ModelVersion, to: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
-        shutil.copytree(folder, tmp / manifest.artifact.get("path", "model"))
+        target = paths.inside(tmp, manifest.artifact.get("path", paths.ARTIFACT_DIR), "artifact.path")
+        shutil.copytree(folder, target)
         shutil.copyfile(root / manifest.path, tmp / MANIFEST_NAME)
-        verify(tmp / manifest.artifact.get("path", "model"), manifest)
+        (tmp / MARKER).write_text(MARKER_TEXT)
+        verify(target, manifest)
         if to.exists():
             old = to.with_name(f".{to.name}.reg-{os.getpid()}.old")
             os.replace(to, old)
@@ -74,13 +83,20 @@ def place(root: Path, folder: Path, manifest: ModelVersion, to: Path) -> Path:
     return to
 
 
+def is_reg_folder(folder: Path) -> bool:
+    """Whether reg made `folder` (so it may replace it whole)."""
+    marker = folder / MARKER
+    return marker.is_file() and not marker.is_symlink()
+
+
 def check_destination(root: Path, to: Path) -> Path:
     """`to`, resolved, if `reg pull --to` may write there: new, empty, or an earlier `--to` folder."""
     to = to.resolve()
     if to.exists() and not to.is_dir():
         raise UsageError(f"--to {to} is a file; give a folder (new, empty, or an earlier `reg pull --to` folder)")
-    if to.exists() and any(to.iterdir()) and not (to / MANIFEST_NAME).is_file():
-        raise UsageError(f"{to} exists and is not an earlier `reg pull --to` folder; give an empty or new folder")
+    if to.exists() and any(to.iterdir()) and not is_reg_folder(to):
+        raise UsageError(f"{to} exists and is not an earlier `reg pull --to` folder (it has no {MARKER}); give an "
+                         "empty or new folder")
     if to == root or root in to.parents and to.relative_to(root).parts[:1] == ("models",):
         raise UsageError(f"{to} is inside the registry's models/ folder; give a folder outside it")
     return to

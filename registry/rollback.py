@@ -7,13 +7,19 @@ the pointers all return together, while later edits of other fields (a descripti
 When a later commit changed the stage or aliases of one of those versions again, the revert would
 undo more (or less) than one change, so it changes nothing and names the commits in the way.
 
+One later change is taken along instead of refused: an alias given to the version *after* it entered
+the stage (`reg promote churn 3 production`, then `reg alias churn 3 champion`). Such an alias was
+put on the version because it held the stage, so it follows the stage back to the version that holds
+it again, in the same commit: a rollback never leaves `@champion` on the version it took out of
+production while production serves another. With no version left in the stage, it refuses instead.
+
 Rollbacks stack: a rollback (or a plain `git revert`) and the commit it undid are both skipped when
 looking for the change to undo, so rolling back twice goes v3 -> v2 -> v1. To put a version back that
 is not the previous one, `--to N` promotes N (archiving the holder), recorded as a rollback.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import git, history, operations, policy, refs
@@ -32,6 +38,7 @@ class RolledBack:
     replaced: int | None  # the version that held the stage before
     restored: int | None  # the version that holds it now
     reverts: str | None  # the commit undone (None for --to)
+    aliases: list[str] = field(default_factory=list)  # aliases that followed the stage to `restored`
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +114,7 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
     updated: dict[int, ModelVersion] = {}
     blocked: list[str] = []
     previous: list[int] = []  # versions in the stage before the target commit
+    followers: dict[str, int] = {}  # aliases a version leaving the stage got after it entered it
     for ch in changes:
         number = int(history._MANIFEST_RE.fullmatch(ch.path).group(2))
         before, after = blobs.version(ch.old, ch.path), blobs.version(ch.new, ch.path)
@@ -132,6 +140,8 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
             blocked.append(ch.path)
             continue
         new_aliases = sorted((set(current.aliases) - added) | removed)
+        if after.stage == stage != new_stage:
+            followers.update({a: number for a in set(current.aliases) - set(after.aliases)})
         if (new_stage, new_aliases) != (current.stage, sorted(current.aliases)):
             updated[number] = replace(current, stage=new_stage, aliases=new_aliases)
     short = target.sha[:8]
@@ -157,15 +167,52 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
     live_in_stage = [v for _, v in sorted(merged.items()) if v.stage == stage and not v.deleted]
     restored = live_in_stage[-1] if live_in_stage else None
     replaced = holder.version if holder else None
+    moved = _follow(model, updated, followers, restored, f"{name} {stage}", short, target.subject)
     subject = f"Rolled back {name} {stage}: {_v(replaced)} -> {_v(restored.version if restored else None)}"
     body = f"Reason: {reason}\n\nThis reverts commit {target.sha} ({target.subject})."
     cs = ChangeSet(subject=subject, body=body, trailers=operations._trailers(
         "rollback", name, restored.version if restored else None,
         **{"from": model.versions[restored.version].stage if restored else None},
-        to=stage, stage=stage, replaced=replaced, reverts=target.sha, reason=reason))
+        to=stage, stage=stage, replaced=replaced, reverts=target.sha, reason=reason,
+        alias=",".join(sorted(moved)) or None))
+    if moved:
+        cs.body += "\n\nAliases that followed the stage: " + ", ".join(
+            f"@{a} v{n} -> v{restored.version}" for a, n in sorted(moved.items()))
     cs.tags.append(Tag(f"{name}#{stage}#{stage_tag_number(state.root, name)}", f"{subject}\n\n{reason}"))
-    cs.result = RolledBack(name, stage, replaced, restored.version if restored else None, target.sha)
+    cs.result = RolledBack(name, stage, replaced, restored.version if restored else None, target.sha,
+                           sorted(moved))
     return operations._finish(cs, state, model, updated)
+
+
+def _follow(model, updated: dict[int, ModelVersion], followers: dict[str, int], restored: ModelVersion | None,
+            what: str, short: str, subject: str) -> dict[str, int]:
+    """Move each alias in `followers` (alias -> the version leaving the stage) to `restored`, in `updated`."""
+    if not followers:
+        return {}
+    if restored is None:
+        names = ", ".join(f"@{a} (v{n})" for a, n in sorted(followers.items()))
+        raise StateError(f"cannot roll back {short} ({subject}): {names} moved to the version after it entered "
+                         f"{what.split()[-1]}, and no version would hold {what.split()[-1]} to take "
+                         f"{'them' if len(followers) > 1 else 'it'}; move or delete the alias first "
+                         f"(`reg alias {model.name} N ALIAS` or `reg alias {model.name} --delete ALIAS`)")
+    for alias, number in followers.items():
+        old = updated.get(number, model.versions[number])
+        updated[number] = replace(old, aliases=[a for a in old.aliases if a != alias])
+    new = updated.get(restored.version, restored)
+    updated[restored.version] = replace(new, aliases=sorted(set(new.aliases) | set(followers)))
+    return dict(followers)
+
+
+def _gained_since(root: Path, v: ModelVersion, commit: str) -> set[str]:
+    """Aliases `v` has now that its manifest did not have at `commit` (none if it did not exist then)."""
+    from . import yamlio
+
+    text = git.run(["cat-file", "blob", f"{commit}:{v.path}"], root, check=False)
+    try:
+        then = yamlio.parse(text, v.path) if text else {}
+    except Exception:  # an unreadable old manifest: take nothing along rather than guess
+        return set()
+    return set(v.aliases) - set((then or {}).get("aliases") or [])
 
 
 def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reason: str,
@@ -173,7 +220,7 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
     v = state.version(name, number)  # NotFound names the versions that exist
     if v.deleted:
         raise UsageError(f"{name} v{number} was deleted ({v.deleted_reason}); roll back to another version")
-    if holder is not None and holder.version == number:
+    if holder is not None and holder.version == number or v.stage == stage:
         raise UsageError(f"{name} v{number} already holds {stage}; nothing to roll back")
     if not history.held_stage(state.root, v.path, stage, state.cache,
                               initial_stage=state.settings.initial_stage):
@@ -185,7 +232,13 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
         except PolicyError as exc:
             raise PolicyError(f"{name} v{number} never held {stage}, so --to {number} is a promotion and its "
                               f"gates apply; {exc}") from None
-    cs = operations.promote(state, name, number, stage, reason=reason, action="rollback")
+    gained: set[str] = set()
+    if holder is not None and stage in state.settings.exclusive_stages:
+        # Aliases the holder got when or after it entered the stage follow the stage to `number` (module doc).
+        entered = history.placed(state.root, name, holder.version, stage=stage,
+                                 archive_stage=state.settings.archive_stage)
+        gained = _gained_since(state.root, holder, entered.commit + "^") if entered else set()
+    cs = operations.promote(state, name, number, stage, reason=reason, action="rollback", alias=sorted(gained))
     replaced = holder.version if holder else None
     cs.subject = f"Rolled back {name} {stage}: {_v(replaced)} -> v{number}"
     if holder is not None and stage not in state.settings.exclusive_stages:
@@ -198,7 +251,8 @@ def _rollback_to(state: RegistryState, name: str, stage: str, number: int, reaso
     cs.trailers.update({"Reg-Stage": stage, "Reg-Replaced": str(replaced) if replaced else "", "Reg-Reason": reason})
     for tag in cs.tags:
         tag.message = f"{cs.subject}\n\n{reason}"
-    cs.result = RolledBack(name, stage, replaced, number, None)
+    cs.result = RolledBack(name, stage, replaced, number, None,
+                           sorted(filter(None, cs.trailers.get("Reg-Alias", "").split(","))))
     return cs
 
 

@@ -26,6 +26,7 @@ class Settings:
     protected_branches: list[str] | None = None              # None: the server's default branch
     allowed_refs: list[str] = field(default_factory=list)    # refs outside refs/heads/, refs/tags/ to accept
     signing: Any = None  # signing.SigningPolicy (registry/signing.py): who must sign which changes
+    push_timeout: float = 60.0  # seconds a rejected push is replayed and retried before giving up
     raw: dict = field(default_factory=dict)
 
     @property
@@ -62,6 +63,10 @@ def from_dict(data: dict, where: str = SETTINGS_PATH) -> Settings:
     bad = [r for r in s.allowed_refs if not r.startswith("refs/")]
     if bad:
         raise CorruptState(f"{where}: allowed_refs: {bad[0]!r} is not a full ref pattern such as 'refs/notes/*'")
+    timeout = data.get("push_timeout", s.push_timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 3600:
+        raise CorruptState(f"{where}: 'push_timeout' must be a number of seconds from 0 to 3600, not {timeout!r}")
+    s.push_timeout = float(timeout)
     return s
 
 

@@ -117,6 +117,9 @@ def infer(df, target: str | None = None) -> dict:
     """A signature from a frame of training data: every column but `target` is an input."""
     if target is not None and target not in df.columns:
         raise UsageError(f"target column {target!r} is not in the data; its columns: {', '.join(map(str, df.columns))}")
+    if len(df) == 0:  # every column would be inferred as text
+        raise UsageError("the signature data has a header but no rows, so no column types can be inferred; "
+                         "give training data with rows")
     inputs = [{"name": str(c), "type": _kind(df[c].dtype)} for c in df.columns if c != target]
     if not inputs:
         raise UsageError("the signature data has no input columns")
@@ -124,8 +127,8 @@ def infer(df, target: str | None = None) -> dict:
         outputs = [{"name": "prediction", "type": "float64"}]
     elif df[target].nunique(dropna=True) <= 2:
         outputs = [{"name": f"{target}_probability", "type": "float64"}]
-    else:
-        outputs = [{"name": str(target), "type": _kind(df[target].dtype)}]
+    else:  # never the target's own name: a batch that carries the true values keeps them beside the predictions
+        outputs = [{"name": f"{target}_prediction", "type": "float64"}]
     return {"inputs": inputs, "outputs": outputs}
 
 

@@ -20,7 +20,7 @@ from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, versio
 from .refs import Ref
 from .settings import Settings
 
-CACHE_VERSION = 3  # 3: duplicate keys are refused on read
+CACHE_VERSION = 4  # 3: duplicate keys are refused on read; 4: anchors, aliases and oversized files too
 MAX_BLOBS = 50_000
 RACY_SECONDS = 2.0  # files touched this recently are parsed but not cached (same-size edits within a tick)
 
@@ -52,8 +52,7 @@ class ParseCache:
         hit = files.get(rel)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
-        with open(path, encoding="utf-8") as fh:
-            data = yamlio.parse(fh.read(), rel)
+        data = yamlio.read(path, rel)  # a refused file raises here, so it never enters the cache
         if time.time() - st.st_mtime > RACY_SECONDS:
             files[rel] = [st.st_size, st.st_mtime_ns, data]
             self._misses["files"] += 1
@@ -158,8 +157,7 @@ class RegistryState:
         except (FileNotFoundError, NotADirectoryError):
             return None
         if not cached:
-            with open(path, encoding="utf-8") as fh:
-                return yamlio.parse(fh.read(), rel)
+            return yamlio.read(path, rel)
         return self.cache.file(rel, path, st)
 
     def model_names(self) -> list[str]:

@@ -164,6 +164,9 @@ def message(verb: str, remote_label: str, exc: BaseException, hidden: list[str],
         return (f"DVC's .dvc/tmp/rwlock says the artifact is in use by process {busy.group(1)} "
                 f"({busy.group(2).strip()[:80]}); wait for it, or if no such process is running remove "
                 ".dvc/tmp/rwlock, then retry")
+    if "No space left on device" in everything or "[Errno 28]" in everything:
+        return (f"the disk is full (No space left on device) while trying to {verb}{subject}; nothing was "
+                "changed: free some space and retry")
     if _LOCKED.search(everything):
         return ("DVC's repository lock .dvc/tmp/lock is held: another dvc or reg command is running in this "
                 "repository. Wait for it to finish, then retry (a lock left by a killed process frees itself)")

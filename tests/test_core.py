@@ -322,7 +322,6 @@ def test_promote_keep_existing_and_staging_and_archive(three_versions, reg):
     (["churn", "0", "production"], "invalid version '0'"),
     (["churn", "abc", "production"], "invalid version 'abc'"),
     (["churn", "1", "prod"], "unknown stage 'prod'"),
-    (["churn", "1", "none"], "already in none"),
 ])
 def test_promote_bad_input_changes_nothing(three_versions, reg, args, message):
     before = snapshot(three_versions)

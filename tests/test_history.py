@@ -368,7 +368,9 @@ def test_merged_pull_request_reads_correctly_and_at_answers_from_the_merge(promo
     ok(reg(root, "rollback", "churn"))
     assert stages(root) == {1: "archived", 2: "archived", 3: "production"}
     assert_pointer(root, "production", 3)
-    assert_pointer(root, "champion", 2)  # the alias moved in its own commit, so it stays
+    # @champion came to v2 after v2 entered production: it follows the stage back (issue 12; it used to stay
+    # on the rolled-back v2, split from production)
+    assert_pointer(root, "champion", 3)
 
 
 def test_rollback_refuses_to_put_a_deleted_version_back(registered, reg, clock):

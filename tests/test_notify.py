@@ -49,8 +49,8 @@ def _webhooks(root, text):
 
 def test_webhook_receives_promotions_it_asked_for(registry, reg, artifact, receiver, monkeypatch):
     url, received = receiver
-    monkeypatch.setenv("REG_HOOK_TEAM", url + "/team")
-    _webhooks(registry, "webhooks:\n  - name: team\n    url_env: REG_HOOK_TEAM\n    events: [promote, delete]\n")
+    monkeypatch.setenv("REG_WEBHOOK_TEAM", url + "/team")
+    _webhooks(registry, "webhooks:\n  - name: team\n    url_env: REG_WEBHOOK_TEAM\n    events: [promote, delete]\n")
     assert reg(registry, "register", "churn", str(artifact)).exit_code == 0  # not an event it wants
     assert received == []
     result = reg(registry, "promote", "churn", "1", "production", "--reason", "launch")
@@ -60,7 +60,7 @@ def test_webhook_receives_promotions_it_asked_for(registry, reg, artifact, recei
     assert payload["text"] == "*reg: promote churn v1 to production*\nReason: launch"
     assert payload["blocks"][0]["text"] == {"type": "mrkdwn", "text": payload["text"]}
     assert payload["reg"] == {"event": "promote", "action": "promote", "model": "churn", "version": 1,
-                              "from": "none", "to": "production", "reason": "launch",
+                              "from": "none", "to": "production", "reason": "launch", "alias": None,
                               "commit": git(registry, "rev-parse", "HEAD").strip()}
     assert reg(registry, "alias", "churn", "1", "champion").exit_code == 0
     assert len(received) == 1
@@ -70,13 +70,13 @@ def test_webhook_receives_promotions_it_asked_for(registry, reg, artifact, recei
 
 def test_dead_webhook_does_not_block_a_promotion(registry, reg, artifact, receiver, monkeypatch):
     url, received = receiver
-    monkeypatch.setenv("REG_HOOK_DEAD", _dead_url())
-    monkeypatch.setenv("REG_HOOK_BROKEN", url + "/broken")
-    monkeypatch.setenv("REG_HOOK_OK", url + "/ok")
-    _webhooks(registry, "webhooks:\n  - {name: dead, url_env: REG_HOOK_DEAD}\n"
-                        "  - {name: broken, url_env: REG_HOOK_BROKEN}\n"
-                        "  - {name: unset, url_env: REG_HOOK_UNSET}\n"
-                        "  - {name: ok, url_env: REG_HOOK_OK}\n")
+    monkeypatch.setenv("REG_WEBHOOK_DEAD", _dead_url())
+    monkeypatch.setenv("REG_WEBHOOK_BROKEN", url + "/broken")
+    monkeypatch.setenv("REG_WEBHOOK_OK", url + "/ok")
+    _webhooks(registry, "webhooks:\n  - {name: dead, url_env: REG_WEBHOOK_DEAD}\n"
+                        "  - {name: broken, url_env: REG_WEBHOOK_BROKEN}\n"
+                        "  - {name: unset, url_env: REG_WEBHOOK_UNSET}\n"
+                        "  - {name: ok, url_env: REG_WEBHOOK_OK}\n")
     assert reg(registry, "register", "churn", str(artifact)).exit_code == 0
     before = git(registry, "rev-parse", "HEAD")
     result = reg(registry, "promote", "churn", "1", "production")
@@ -86,7 +86,7 @@ def test_dead_webhook_does_not_block_a_promotion(registry, reg, artifact, receiv
     assert lines[0].startswith("warning: webhook dead failed (") and lines[0].endswith(
         "); the change is made, only the notification is missing")
     assert lines[1].startswith("warning: webhook broken failed (")
-    assert lines[2] == "warning: webhook unset: $REG_HOOK_UNSET is not set; no notification sent"
+    assert lines[2] == "warning: webhook unset: $REG_WEBHOOK_UNSET is not set; no notification sent"
     assert git(registry, "rev-parse", "HEAD^") == before  # committed, not undone
     assert git(registry, "status", "--porcelain") == ""
     assert [p for p, _, _ in received].count("/ok") == 2  # register and promote both reached the live one
@@ -108,8 +108,8 @@ def test_a_stored_url_without_url_env_is_named_as_such(registry, reg):
 
 
 def test_json_output_carries_the_webhook_warnings(registry, reg, artifact, monkeypatch):
-    _webhooks(registry, "webhooks:\n  - {name: unset, url_env: REG_HOOK_UNSET}\n")
+    _webhooks(registry, "webhooks:\n  - {name: unset, url_env: REG_WEBHOOK_UNSET}\n")
     result = reg(registry, "register", "churn", str(artifact), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["warnings"] == [
-        "webhook unset: $REG_HOOK_UNSET is not set; no notification sent"]
+        "webhook unset: $REG_WEBHOOK_UNSET is not set; no notification sent"]

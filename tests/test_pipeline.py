@@ -334,10 +334,17 @@ def test_validate_with_data_option_and_json(workspace, reg, tmp_path):
     data = tmp_path / "fresh.csv"
     shutil.copy(workspace / "pipelines/churn/data/holdout.csv", data)
     result = reg(workspace, "validate", "churn", "1", "--data", str(data), "--target", "churned", "--json")
-    assert result.exit_code == 0, result.output
+    # Fail closed (issue 12): no staging gate, so the scores are recorded and nothing is promoted (exit 3);
+    # this test used to see a promotion without any gate.
+    assert result.exit_code == 3, result.output
     out = json.loads(result.stdout)
-    assert out["promoted"] is True and out["stage"] == "staging" and out["checks"] == []
-    assert out["data"] == str(data)
+    assert out["promoted"] is False and out["stage"] == "none" and out["checks"] == [] and out["gate"] is False
+    assert out["why_not"].startswith("models/churn/model.yaml has no staging gate, so validation does not promote")
+    assert out["data"] == str(data) and out["task"] == "classification"
+    _card(workspace, "0.60")
+    result = reg(workspace, "validate", "churn", "1", "--data", str(data), "--target", "churned", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["promoted"] is True
 
 
 @pytest.mark.parametrize("args, message", [
@@ -468,7 +475,7 @@ def test_validate_uses_the_cards_threshold_so_f1_matches_evaluate(workspace, reg
         fh.write("validation: {data: pipelines/churn/data/holdout.csv, target: churned, threshold: 0.3}\n")
     git(workspace, "commit", "-qm", "threshold", "models/churn/model.yaml")
     result = reg(workspace, "validate", "churn", "1")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # recorded; no staging gate, so not promoted (issue 12: fail closed)
     evaluation = json.loads((churn / "evaluation.json").read_text())
     [record] = _manifest(workspace, 1)["validations"]
     assert record["threshold"] == 0.3

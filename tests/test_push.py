@@ -64,7 +64,9 @@ def test_push_setting_in_registry_yaml(tmp_path, registry, reg, artifact):
     assert git(bare, "rev-parse", "main") == git(registry, "rev-parse", "HEAD")
 
 
-def test_diverged_branch_keeps_the_local_commit(tmp_path, registry, reg, artifact):
+def test_diverged_branch_takes_the_change_back(tmp_path, registry, reg, artifact):
+    """Issue 11: reg never leaves a clone diverged. The user's own unpushed commit stays; reg's is taken
+    back (it could only be pushed by rebasing the user's work), and the message says it was not made."""
     bare = _setup(tmp_path, registry)
     other = _clone(bare, tmp_path / "colleague")
     (other / "x.txt").write_text("x\n")
@@ -76,6 +78,8 @@ def test_diverged_branch_keeps_the_local_commit(tmp_path, registry, reg, artifac
     git(registry, "commit", "-qm", "my unpushed work")
     result = reg(registry, "register", "churn", str(artifact), "--push")
     assert result.exit_code == 1
-    assert "diverged" in result.stderr and "committed locally" in result.stderr
-    assert git(registry, "log", "-1", "--format=%s").strip() == "reg: register churn v1"
-    assert "churn@v1" not in git(bare, "tag", "-l")  # never forced
+    assert "diverged" in result.stderr and "was not made" in result.stderr
+    assert git(registry, "log", "-1", "--format=%s").strip() == "my unpushed work"
+    assert "churn@v1" not in git(registry, "tag", "-l") and "churn@v1" not in git(bare, "tag", "-l")  # never forced
+    assert git(registry, "status", "--porcelain") == ""
+    assert not (registry / "models/churn/1").exists()

@@ -1,0 +1,385 @@
+"""MLflow's search grammar over a registry: `name LIKE 'churn%' and tags.team = 'growth'`.
+
+The same filter and order-by strings MLflow's `search_registered_models` and `search_model_versions`
+take, plus `metrics.*` and `params.*` (reg keeps both in the manifest). Comparisons are joined by AND
+only, as in MLflow; LIKE is case-sensitive and ILIKE is not, with `%` and `_` as in SQL. A comparison
+on a tag, metric or param a version does not have is false (MLflow joins those tables), except
+`IS NULL`. No MLflow import: this is on `reg list`'s read path.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .errors import UsageError
+
+# Identifiers MLflow knows for versions and models, and what reg adds.
+VERSION_ATTRIBUTES = {"name", "version_number", "run_id", "source_path", "current_stage", "stage",
+                      "description", "created_by", "user_id", "creation_timestamp",
+                      "last_updated_timestamp", "aliases", "format"}
+MODEL_ATTRIBUTES = {"name", "description", "owners", "creation_timestamp", "last_updated_timestamp"}
+PREFIXES = ("tags", "tag", "metrics", "metric", "params", "param")
+STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
+NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
+ORDER_KEYS_VERSIONS = {"name", "version_number", "creation_timestamp", "last_updated_timestamp"}
+ORDER_KEYS_MODELS = {"name", "last_updated_timestamp", "creation_timestamp"}
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<str>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
+  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]))
+  | (?P<op><=|>=|!=|<>|=|<|>)
+  | (?P<lp>\()|(?P<rp>\))|(?P<comma>,)
+  | (?P<ident>(?:[A-Za-z_][\w]*|`[^`]*`)(?:\.(?:[A-Za-z_][\w.\-]*|`[^`]*`|"[^"]*"))?)
+""", re.VERBOSE)
+
+
+class FilterError(UsageError):
+    pass
+
+
+@dataclass
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+
+@dataclass
+class Comparison:
+    kind: str  # attribute, tags, metrics, params
+    key: str
+    op: str
+    value: Any  # a str, a number, a tuple for IN, None for IS [NOT] NULL
+
+
+def _tokens(text: str) -> list[Token]:
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise FilterError(f"bad filter at {text[pos:pos + 12]!r} (character {pos + 1}): expected a name such "
+                              "as tags.team, an operator, or a quoted value")
+        if m.lastgroup != "ws":
+            out.append(Token(m.lastgroup, m.group(), pos))
+        pos = m.end()
+    return out
+
+
+def _unquote(s: str) -> str:
+    if s[:1] == "`" or (s[:1] == '"' and s[-1:] == '"'):
+        return s[1:-1]
+    if s[:1] == "'":
+        return s[1:-1].replace("''", "'").replace("\\'", "'")
+    return s
+
+
+def _where(tok: Token | None, text: str) -> str:
+    return f"at {tok.text!r} (character {tok.pos + 1})" if tok else f"at the end of {text!r}"
+
+
+def parse_filter(text: str | None, attributes: set[str] = VERSION_ATTRIBUTES) -> list[Comparison]:
+    """The comparisons of an MLflow filter string; a malformed filter raises one line naming the bad token."""
+    if text is None or not text.strip():
+        return []
+    toks = _tokens(text)
+    out: list[Comparison] = []
+    i = 0
+
+    def peek(k=0):
+        return toks[i + k] if i + k < len(toks) else None
+
+    while True:
+        tok = peek()
+        if tok is None or tok.kind != "ident":
+            raise FilterError(f"bad filter {_where(tok, text)}: expected a name such as name, tags.team or "
+                              "metrics.roc_auc")
+        kind, key = _identifier(tok, text, attributes)
+        i += 1
+        op_tok = peek()
+        if op_tok is None:
+            raise FilterError(f"bad filter {_where(None, text)}: expected an operator after {tok.text!r}")
+        word = op_tok.text.upper() if op_tok.kind == "ident" else op_tok.text
+        if op_tok.kind == "op":
+            op = "!=" if word == "<>" else word
+            i += 1
+        elif word in ("LIKE", "ILIKE", "IN"):
+            op = word
+            i += 1
+        elif word == "NOT" and peek(1) and peek(1).text.upper() == "IN":
+            op = "NOT IN"
+            i += 2
+        elif word == "IS":
+            neg = peek(1) is not None and peek(1).text.upper() == "NOT"
+            null = peek(2 if neg else 1)
+            if null is None or null.text.upper() != "NULL":
+                raise FilterError(f"bad filter {_where(null, text)}: expected IS NULL or IS NOT NULL")
+            out.append(Comparison(kind, key, "IS NOT NULL" if neg else "IS NULL", None))
+            i += 3 if neg else 2
+            if not _and(peek(), text):
+                break
+            i += 1
+            continue
+        else:
+            raise FilterError(f"bad filter {_where(op_tok, text)}: expected an operator "
+                              "(=, !=, <, <=, >, >=, LIKE, ILIKE, IN)")
+        if op in ("IN", "NOT IN"):
+            if peek() is None or peek().kind != "lp":
+                raise FilterError(f"bad filter {_where(peek(), text)}: IN takes a list such as ('a', 'b')")
+            i += 1
+            values = []
+            while True:
+                v = peek()
+                if v is None or v.kind not in ("str", "num"):
+                    raise FilterError(f"bad filter {_where(v, text)}: expected a quoted value in the IN list")
+                values.append(_unquote(v.text) if v.kind == "str" else v.text)
+                i += 1
+                sep = peek()
+                if sep is not None and sep.kind == "comma":
+                    i += 1
+                    continue
+                if sep is not None and sep.kind == "rp":
+                    i += 1
+                    break
+                raise FilterError(f"bad filter {_where(sep, text)}: expected , or ) in the IN list")
+            value: Any = tuple(values)
+        else:
+            v = peek()
+            if v is None or v.kind not in ("str", "num"):
+                raise FilterError(f"bad filter {_where(v, text)}: expected a value, a number or a quoted string "
+                                  "such as 'growth'")
+            value = _unquote(v.text) if v.kind == "str" else float(v.text)
+            i += 1
+        _check_op(kind, key, op, value, op_tok, text)
+        out.append(Comparison(kind, key, op, value))
+        if not _and(peek(), text):
+            break
+        i += 1
+    return out
+
+
+def _and(tok: Token | None, text: str) -> bool:
+    if tok is None:
+        return False
+    if tok.kind == "ident" and tok.text.upper() == "AND":
+        return True
+    hint = " (MLflow's grammar joins comparisons with AND only)" if tok.text.upper() == "OR" else ""
+    raise FilterError(f"bad filter {_where(tok, text)}: expected AND or the end{hint}")
+
+
+def _identifier(tok: Token, text: str, attributes: set[str]) -> tuple[str, str]:
+    head, dot, rest = tok.text.partition(".")
+    head_l = _unquote(head).lower()
+    if dot and head_l in PREFIXES:
+        key = _unquote(rest)
+        if not key:
+            raise FilterError(f"bad filter {_where(tok, text)}: name the {head_l} key, e.g. {head_l}.team")
+        return {"tag": "tags", "metric": "metrics", "param": "params"}.get(head_l, head_l), key
+    if dot and head_l in ("attribute", "attributes", "attr"):
+        head_l = _unquote(rest).lower()
+    elif dot:
+        raise FilterError(f"bad filter {_where(tok, text)}: unknown prefix {head!r}: use tags., metrics. or params.")
+    if head_l not in attributes:
+        raise FilterError(f"bad filter {_where(tok, text)}: unknown attribute {head_l!r}; use one of "
+                          f"{', '.join(sorted(attributes))}, or tags.KEY, metrics.KEY, params.KEY")
+    return "attribute", head_l
+
+
+NUMERIC_ATTRIBUTES = {"version_number", "creation_timestamp", "last_updated_timestamp"}
+
+
+def _check_op(kind: str, key: str, op: str, value, tok: Token, text: str) -> None:
+    numeric = kind == "metrics" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
+    allowed = NUMBER_OPS | ({"IN", "NOT IN"} if key == "version_number" else set()) if numeric else STRING_OPS
+    if kind in ("tags", "params"):
+        allowed = {"=", "!=", "LIKE", "ILIKE"}
+    if op not in allowed:
+        raise FilterError(f"bad filter {_where(tok, text)}: {op} does not apply to "
+                          f"{key if kind == 'attribute' else kind + '.' + key}; use one of {', '.join(sorted(allowed))}")
+    if numeric and op not in ("IN", "NOT IN") and not isinstance(value, float):
+        try:
+            float(value)
+        except ValueError:
+            raise FilterError(f"bad filter {_where(tok, text)}: {key} compares with a number, not {value!r}") from None
+
+
+def _like(pattern: str, value: str, insensitive: bool) -> bool:
+    rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, value, re.IGNORECASE | re.DOTALL if insensitive else re.DOTALL) is not None
+
+
+def _compare(actual, op: str, value) -> bool:
+    if op == "IS NULL":
+        return actual is None
+    if op == "IS NOT NULL":
+        return actual is not None
+    if actual is None:
+        return False
+    if op in ("IN", "NOT IN"):
+        hit = str(actual) in {str(v) for v in value} or (
+            isinstance(actual, (int, float)) and any(_num(v) == actual for v in value))
+        return hit if op == "IN" else not hit
+    if op in ("LIKE", "ILIKE"):
+        return _like(str(value), str(actual), op == "ILIKE")
+    if isinstance(value, float) or op in ("<", "<=", ">", ">="):
+        a, b = _num(actual), _num(value)
+        if a is None or b is None:
+            return False
+    else:
+        a, b = str(actual), str(value)
+    return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def _num(x):
+    if isinstance(x, bool):
+        return float(x)
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def millis(stamp: str | None) -> int | None:
+    """`2026-11-25T19:10:32Z` as MLflow's milliseconds since the epoch."""
+    if not stamp:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+def version_value(v, kind: str, key: str):
+    """What a comparison reads from a version (a `manifest.ModelVersion`)."""
+    if kind == "tags":
+        return None if key not in v.tags else str(v.tags[key])
+    if kind == "metrics":
+        return v.metrics.get(key)
+    if kind == "params":
+        params = (v.lineage or {}).get("params") or {}
+        return None if key not in params else str(params[key])
+    lineage = v.lineage or {}
+    return {
+        "name": v.model,
+        "version_number": v.version,
+        "run_id": lineage.get("run_id"),
+        "source_path": lineage.get("source") or lineage.get("source_repo"),
+        "current_stage": v.stage, "stage": v.stage,
+        "description": v.description,
+        "created_by": v.created_by, "user_id": v.created_by,
+        "creation_timestamp": millis(v.created_at),
+        "last_updated_timestamp": millis(v.created_at),
+        "aliases": ",".join(v.aliases),
+        "format": (v.artifact or {}).get("format"),
+    }.get(key)
+
+
+def model_value(m, kind: str, key: str):
+    """What a comparison reads from a model (a `state.ModelState`)."""
+    card = m.card
+    if kind == "tags":
+        tags = card.tags if card else {}
+        return None if key not in tags else str(tags[key])
+    if kind in ("metrics", "params"):
+        latest = m.latest()
+        return version_value(latest, kind, key) if latest else None
+    if key in ("creation_timestamp", "last_updated_timestamp"):
+        stamps = [millis(v.created_at) for v in m.versions.values()]
+        stamps = [s for s in stamps if s is not None]
+        return (min if key == "creation_timestamp" else max)(stamps) if stamps else None
+    return {"name": m.name, "description": card.description if card else "",
+            "owners": ",".join(card.owners) if card else ""}.get(key)
+
+
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+def matches(item, comparisons: list[Comparison], read: Callable) -> bool:
+    return all(_compare(_read(item, c, read), c.op, c.value) for c in comparisons)
+
+
+def _read(item, c: Comparison, read: Callable):
+    value = read(item, c.kind, c.key)
+    if value is None and c.kind == "tags" and c.key == PROMPT_TAG:
+        return "false"  # MLflow's client adds `tags.`mlflow.prompt.is_prompt` != 'true'`: no model is a prompt
+    return value
+
+
+def parse_order_by(order_by: Iterable[str] | str | None, keys: set[str]) -> list[tuple[str, str, bool]]:
+    """[(kind, key, descending)] from MLflow order-by strings such as 'metrics.roc_auc DESC'."""
+    if order_by is None:
+        return []
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    out = []
+    for clause in order_by:
+        words = clause.strip().split()
+        if not words:
+            continue
+        direction = "ASC"
+        if len(words) > 1 and words[-1].upper() in ("ASC", "DESC"):
+            direction = words.pop().upper()
+        ident = " ".join(words)
+        tok = Token("ident", ident, 0)
+        if not _TOKEN.fullmatch(ident) or len(words) != 1:
+            raise FilterError(f"bad order-by {clause!r}: use KEY [ASC|DESC], e.g. 'metrics.roc_auc DESC'")
+        kind, key = _identifier(tok, clause, keys | {"version_number", "creation_timestamp",
+                                                     "last_updated_timestamp"})
+        out.append((kind, key, direction == "DESC"))
+    return out
+
+
+def sort(items: list, order: list[tuple[str, str, bool]], read: Callable) -> list:
+    """Stable multi-key sort; items missing a key go last whatever the direction (as MLflow's SQL does)."""
+    for kind, key, desc in reversed(order):
+        present = [x for x in items if read(x, kind, key) is not None]
+        missing = [x for x in items if read(x, kind, key) is None]
+
+        def sort_key(x, kind=kind, key=key):
+            val = read(x, kind, key)
+            num = _num(val) if not isinstance(val, str) or kind != "tags" else None
+            return (0, num, "") if num is not None else (1, 0.0, str(val))
+
+        items = sorted(present, key=sort_key, reverse=desc) + missing
+    return items
+
+
+def search_versions(state, filter_string: str | None = None, order_by=None, *, model: str | None = None,
+                    include_deleted: bool = False) -> list:
+    """Versions matching an MLflow filter, in MLflow's default order (name, then newest version first)."""
+    comparisons = parse_filter(filter_string)
+    order = parse_order_by(order_by, ORDER_KEYS_VERSIONS)
+    names = [model] if model else _names_for(state, comparisons)
+    found = []
+    for name in names:
+        m = state.model(name)
+        for v in m.versions.values():
+            if (include_deleted or not v.deleted) and matches(v, comparisons, version_value):
+                found.append(v)
+    found.sort(key=lambda v: (v.model, -v.version))
+    return sort(found, order, version_value)
+
+
+def _names_for(state, comparisons: list[Comparison]) -> list[str]:
+    """Only the models an equality on `name` can match, so `name = 'churn'` reads one model."""
+    names = state.model_names()
+    for c in comparisons:
+        if c.kind == "attribute" and c.key == "name" and c.op == "=":
+            names = [n for n in names if n == c.value]
+        elif c.kind == "attribute" and c.key == "name" and c.op == "IN":
+            names = [n for n in names if n in c.value]
+    return names
+
+
+def search_models(state, filter_string: str | None = None, order_by=None) -> list:
+    """Registered models matching an MLflow filter (name, tags.*, description; metrics.* of the latest)."""
+    comparisons = parse_filter(filter_string, MODEL_ATTRIBUTES)
+    order = parse_order_by(order_by, ORDER_KEYS_MODELS | MODEL_ATTRIBUTES)
+    models = [state.model(n) for n in _names_for(state, comparisons)]
+    found = [m for m in models if matches(m, comparisons, model_value)]
+    return sort(found, order, model_value)
