@@ -1,11 +1,13 @@
-"""The whole lifecycle on a real model, in a scratch registry: `make demo` (or `python -m demo`).
+"""The whole lifecycle on real models, in a scratch registry: `make demo` (or `python -m demo`).
 
-Makes a new git repository under a temporary folder with the churn pipeline copied in and a local DVC
-remote (no server), then runs and prints each real command with its real output: train v1 with DVC,
-register it, validate it into staging, promote it to production; change a hyperparameter, train v2,
-register, compare with v1, validate, promote (v1 is archived); predict a CSV with the production model;
-roll back; show the history. Exits non-zero as soon as a step fails, and prints where the scratch
-registry is so you can look inside (`git log`, `models/churn/`).
+Copies this checkout's registry repository (dvc.yaml, params.yaml, pipelines/, models/) into a new git
+repository under a temporary folder with a local DVC remote (no server); the checkout itself is never
+changed. Then runs and prints each real command with its real output: train churn v1 with DVC, register
+it, validate it into staging, promote it to production; change a hyperparameter, train v2, register,
+compare with v1, validate, promote (v1 is archived); predict a CSV with the production model; roll back.
+Then the sales forecast (seed 000): train the ensemble, register it, validate it on the time-based holdout
+against RMSPE < 0.10 into staging, forecast by stage to CSV. Last, the history. Exits non-zero as soon as
+a step fails, and prints where the scratch registry is so you can look inside (`git log`, `models/`).
 """
 from __future__ import annotations
 
@@ -19,22 +21,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE.parent / "pipelines" / "churn"
+SOURCE = HERE.parent  # the checkout: a registry repository with the example pipelines and model cards
 BIN = Path(sys.executable).parent
-PIPELINE = "pipelines/churn"
-# What running the pipeline in the source checkout may have left: never copied into the scratch registry.
-OUTPUTS = (".gitignore", "__pycache__", "data", "model", "plots", "metrics.json", "evaluation.json", "dvc.lock")
-
-CARD_RULES = """\
-validation: {data: pipelines/churn/data/holdout.csv, target: churned}
-gates:
-  staging:
-    metrics: {roc_auc: ">= 0.80", log_loss: "<= 0.45"}
-  production:
-    from: staging            # only a Staging version may enter Production
-    beat_current: roc_auc    # at least as good as the version now in Production
-    require_reason: true
-"""
+REGISTRY_PARTS = ("dvc.yaml", "params.yaml", "pipelines", "models")
+# What running the pipelines in the source checkout may have left: never copied into the scratch registry.
+OUTPUTS = (".gitignore", "__pycache__", "data", "model", "plots", "dvc_plots", "metrics.json", "evaluation.json",
+           "dvc.lock", ".dvc")
 
 
 class StepFailed(Exception):
@@ -104,60 +96,57 @@ class Demo:
 
     # -- the story ---------------------------------------------------------------------------------
     def setup(self) -> None:
-        self.title("A scratch project: a new git repository with the churn pipeline, made a registry")
+        self.title("A scratch copy of this checkout's registry repository: pipelines, params, model cards")
         self.repo.mkdir(parents=True)
-        shutil.copytree(SOURCE, self.repo / PIPELINE, ignore=shutil.ignore_patterns(*OUTPUTS))
-        self.note(f"copied {SOURCE} to {self.repo / PIPELINE}")
+        copy_registry(SOURCE, self.repo)
+        self.note(f"copied {', '.join(REGISTRY_PARTS)} from {SOURCE} to {self.repo}")
         self.run("git", "init", "-q")
         self.run("git", "add", ".")
-        self.run("git", "commit", "-q", "-m", "Churn pipeline")
+        self.run("git", "commit", "-q", "-m", "Registry repository: example pipelines and model cards")
         self.run("reg", "init")
         self.run("git", "log", "--oneline")
 
     def train(self, version: int, message: str) -> None:
-        self.title(f"Train v{version} with DVC")
-        self.run("dvc", "repro", cwd=PIPELINE)
-        self.run("dvc", "metrics", "show", cwd=PIPELINE)
-        self.run("git", "add", "-A", PIPELINE)
+        self.title(f"Train churn v{version} with DVC")
+        self.run("dvc", "repro", "churn-evaluate")
+        self.run("dvc", "metrics", "show", "pipelines/churn/metrics.json", "pipelines/churn/evaluation.json")
+        self.run("git", "add", "-A")
         self.run("git", "commit", "-q", "-m", message)
 
     def register(self, version: int, description: str) -> None:
-        self.title(f"Register v{version} from the DVC stage: metrics, params and data hashes from dvc.lock")
-        self.run("reg", "register", "churn", "--from-dvc", "train", "--description", description, cwd=PIPELINE)
+        self.title(f"Register churn v{version} from the DVC stage: metrics, params and data hashes from dvc.lock")
+        self.run("reg", "register", "churn", "--from-dvc", "churn-train", "--description", description)
         if version == 1:
             self.run("reg", "show", "churn/1")
 
     def rules(self) -> None:
         self.title("Gates and the holdout in the model card, models/churn/model.yaml")
-        with open(self.repo / "models/churn/model.yaml", "a") as fh:
-            fh.write(CARD_RULES)
-        self.note("appended to models/churn/model.yaml:\n" + CARD_RULES)
-        self.run("git", "commit", "-q", "-m", "churn: staging and production gates", "models/churn/model.yaml")
+        self.run("cat", "models/churn/model.yaml")
 
     def validate(self, version: int) -> None:
-        self.title(f"Validate v{version} on the holdout: the staging gate passes, so it moves to staging")
+        self.title(f"Validate churn v{version} on the holdout: the staging gate passes, so it moves to staging")
         self.run("reg", "validate", "churn", str(version))
 
     def promote(self, version: int, reason: str) -> None:
-        self.title(f"Promote v{version} to production with a reason")
+        self.title(f"Promote churn v{version} to production with a reason")
         self.run("reg", "promote", "churn", str(version), "production", "--reason", reason)
         self.run("reg", "show", "churn")
 
     def retrain(self) -> None:
         self.title("Change a hyperparameter: smaller trees")
-        self.edit(f"{PIPELINE}/params.yaml", "num_leaves: 31", "num_leaves: 7")
-        self.note("params.yaml: train.num_leaves 31 -> 7")
-        self.run("dvc", "params", "diff", cwd=PIPELINE)
+        self.edit("params.yaml", "num_leaves: 31", "num_leaves: 7")
+        self.note("params.yaml: churn.train.num_leaves 31 -> 7")
+        self.run("dvc", "params", "diff")
 
     def compare(self) -> None:
-        self.title("Compare v2 with v1 (in production)")
+        self.title("Compare churn v2 with v1 (in production)")
         self.run("reg", "compare", "churn", "1", "2")
 
     def predict(self) -> None:
         self.title("Predict with the production model")
         import csv
 
-        with open(self.repo / PIPELINE / "data/holdout.csv", newline="") as fh:
+        with open(self.repo / "pipelines/churn/data/holdout.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))[:5]
         out = self.repo / "new_customers.csv"
         with open(out, "w", newline="") as fh:
@@ -175,10 +164,36 @@ class Demo:
         self.run("reg", "show", "churn")
         self.run("git", "log", "-1", "--format=%B")
 
+    def sales(self) -> None:
+        self.title("The sales forecast (seed 000): its model card gates staging on RMSPE < 0.10")
+        self.run("cat", "models/sales/model.yaml")
+        self.title("Train the sales ensemble (LightGBM + HistGradientBoosting) with DVC")
+        self.run("dvc", "repro", "sales-evaluate")
+        self.run("dvc", "metrics", "show", "pipelines/sales/evaluation.json")
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", "Train sales v1")
+        self.title("Register sales v1 from the DVC stage (format: ensemble)")
+        self.run("reg", "register", "sales", "--from-dvc", "sales-train", "--description",
+                 "Ensemble of LightGBM and HistGradientBoosting, equal weights")
+        self.title("Validate sales v1 on the time-based holdout: RMSPE < 0.10 promotes it to staging")
+        self.run("reg", "validate", "sales", "1")
+        self.title("Forecast with the staging model, by stage, to CSV")
+        import csv
+
+        with open(self.repo / "pipelines/sales/data/holdout.csv", newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["store"] == "1"][:7]
+        with open(self.repo / "next_week.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=[k for k in rows[0] if k != "sales"], extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        self.note("next_week.csv: store 1's first 7 holdout days, without the sales")
+        self.run("reg", "predict", "sales/staging", "--input", "next_week.csv", "--output", "sales_forecast.csv")
+        self.run("cat", "sales_forecast.csv")
+
     def history(self) -> None:
         self.title("The audit trail")
-        self.run("reg", "history", "churn")
-        self.run("git", "tag", "-l", "churn*")
+        self.run("reg", "history")
+        self.run("git", "tag", "-l")
 
     def story(self) -> None:
         self.setup()
@@ -195,7 +210,27 @@ class Demo:
         self.promote(2, "Smaller trees: better roc_auc and log_loss on the holdout")
         self.predict()
         self.rollback()
+        self.sales()
         self.history()
+
+
+def copy_registry(source: Path, dest: Path) -> None:
+    """The registry repository's own files from `source`: what git tracks (or would add) there, else (not a
+    git checkout) the folders without what running the pipelines left."""
+    proc = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z", "--", *REGISTRY_PARTS],
+                          cwd=str(source), capture_output=True, text=True)
+    files = [rel for rel in proc.stdout.split("\0") if rel] if proc.returncode == 0 else []
+    if files:
+        for rel in files:
+            if (source / rel).is_file() and not set(Path(rel).parts) & set(OUTPUTS[1:]):
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source / rel, dest / rel)
+        return
+    for part in REGISTRY_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, dest / part, ignore=shutil.ignore_patterns(*OUTPUTS))
+        elif (source / part).is_file():
+            shutil.copy2(source / part, dest / part)
 
 
 def _quote(arg: str) -> str:
@@ -214,7 +249,7 @@ def main() -> int:
               file=sys.stderr, flush=True)
         return 1
     print(f"\nDone in {time.monotonic() - demo.started:.0f} s. The scratch registry is in {demo.repo}\n"
-          f"Look inside: cd {demo.repo} && git log --stat && cat models/churn/*/manifest.yaml", flush=True)
+          f"Look inside: cd {demo.repo} && git log --stat && cat models/*/*/manifest.yaml", flush=True)
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import git, lineage as lineage_mod, operations, refs, settings as settings_mod
+from . import git, lineage as lineage_mod, operations, refs, rules, settings as settings_mod
 from .changes import Applied, ChangeSet, apply
 from .errors import StateError, UsageError
 from .manifest import ModelVersion
@@ -217,8 +217,7 @@ class Registry:
     def delete(self, name: str, version: int | str, *, reason: str, force: bool = False,
                push: bool | None = None) -> Applied:
         number = refs.parse_version(version)
-        if not reason or not reason.strip():
-            raise UsageError("a deletion needs a reason: pass --reason TEXT")
+        rules.require_deletion_reason(reason)
         return self._apply(lambda s: operations.delete(s, name, number, reason=reason, force=force), push)
 
     def recover(self) -> str | None:
@@ -273,17 +272,17 @@ class Registry:
         if when is not None:
             t = history.parse_time(when, "--at time") if isinstance(when, str) else when
             commit = history.commit_at(self.root, t)
-            if commit is None or not git.ok(["cat-file", "-e", f"{commit}:models/registry.yaml"], self.root):
+            if commit is None or not git.has_path(self.root, commit, settings_mod.SETTINGS_PATH):
                 if git.is_shallow(self.root):
                     raise StateError(f"no registry commit at or before {t.strftime('%Y-%m-%dT%H:%M:%SZ')} here, "
                                      f"but {git.SHALLOW_HINT}")
                 raise UsageError(f"the registry did not exist yet at {t.strftime('%Y-%m-%dT%H:%M:%SZ')}; "
                                  "give a later time (see `reg history`)")
         else:
-            commit = git.run(["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], self.root, check=False).strip()
+            commit = git.rev_parse(self.root, rev)
             if not commit:
                 raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
-            if not git.ok(["cat-file", "-e", f"{commit}:models/registry.yaml"], self.root):
+            if not git.has_path(self.root, commit, settings_mod.SETTINGS_PATH):
                 raise UsageError(f"the registry did not exist yet at {rev} ({commit[:8]}); give a later revision "
                                  "(see `reg history`)")
         return read_state(self.root, commit)

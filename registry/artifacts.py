@@ -240,7 +240,7 @@ def _transfer(root: Path, verb: str, targets: list[str], remote: str | None, *, 
         repo.close()
 
 
-FORMATS = ("lightgbm", "skops", "onnx", "pickle", "unknown")
+FORMATS = ("lightgbm", "skops", "onnx", "ensemble", "pickle", "unknown")
 
 
 def check_format(fmt: str) -> str:
@@ -253,7 +253,10 @@ def check_format(fmt: str) -> str:
 
 
 def detect_format(folder: Path) -> str:
-    """The artifact's format from its files: a LightGBM text model wins over its skops preprocessing."""
+    """The artifact's format from its files: an ensemble.json names members of other formats, and a LightGBM
+    text model wins over its skops preprocessing."""
+    if (folder / "ensemble.json").is_file():
+        return "ensemble"
     files = [p for p in folder.rglob("*") if p.is_file()]
     if any(p.suffix.lower() == ".txt" and _is_lightgbm(p) for p in files):
         return "lightgbm"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, lineage as lineage_mod, yamlio
+from . import artifacts, git, lineage as lineage_mod, yamlio
 from .errors import StateError, UsageError
 
 CODE_SUFFIXES = lineage_mod.CODE_SUFFIXES
@@ -34,7 +33,8 @@ def parse_target(spec: str) -> tuple[str | None, str]:
     """`train`, or DVC's own addressing `path/to/dvc.yaml:train` (or `path/to/folder:train`)."""
     spec = spec.strip()
     if not spec:
-        raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc train or --from-dvc pipelines/churn/dvc.yaml:train")
+        raise UsageError("--from-dvc needs a stage name, e.g. --from-dvc churn-train or "
+                         "--from-dvc dvc.yaml:churn-train")
     if ":" in spec:
         where, _, stage = spec.rpartition(":")
         if not stage.strip():
@@ -88,12 +88,10 @@ def _locate(spec: str, cwd: Path, root: Path) -> tuple[Path, str]:
 
 def _files_with_stage(root: Path, stage: str) -> list[str]:
     """The repository's dvc.yaml files (committed or not) that define `stage`, relative to its root."""
-    proc = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", "dvc.yaml", "*/dvc.yaml"],
-                          cwd=str(root), capture_output=True, text=True)
     found = []
-    for rel in proc.stdout.split("\n")[:50] if proc.returncode == 0 else []:
+    for rel in git.listed_files(root, ["dvc.yaml", "*/dvc.yaml"])[:50]:
         try:
-            if rel and stage in (yamlio.read_workspace(root / rel, rel).get("stages") or {}):
+            if stage in (yamlio.read_workspace(root / rel, rel).get("stages") or {}):
                 found.append(rel)
         except Exception:  # a dvc.yaml that does not parse is no hint
             continue
@@ -203,7 +201,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
                 data[_norm(prefix + p)] = _md5(dep)
         for file, values in (entry.get("params") or {}).items():
             target = params if file == "params.yaml" else params.setdefault(file, {})
-            _merge(target, values or {})
+            _merge(target, _nest(values or {}))
     run.lineage = {"data": data, "params": params,
                    "dvc": {"file": _rel(dvc_file, workspace), "stage": stage, "cmd": lock[stage].get("cmd"),
                            "out": _rel(artifact, workspace), "md5": current,
@@ -216,9 +214,7 @@ def read_stage(spec: str, *, cwd: Path, root: Path, path: str | Path | None = No
 
 
 def _uncommitted(path: Path) -> bool:
-    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", path.name],
-                          cwd=str(path.parent), capture_output=True, text=True)
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    return git.is_modified(path.parent, [path.name])
 
 
 def _collect_metrics(run: StageRun, stage: str, paths: list[str], lock_outs: dict, base: Path) -> None:
@@ -251,6 +247,17 @@ def _upstream(stages: dict, stage: str) -> list[str]:
                 if dep == out or dep.startswith(out.rstrip("/") + "/"):
                     todo.append(producer)
     return list(reversed(order))
+
+
+def _nest(values: dict) -> dict:
+    """dvc.lock's `churn.train: {...}` (a stage's `params: [churn.train]`) as `churn: {train: {...}}`, the
+    shape params.yaml has, so a manifest's params read like the file they came from."""
+    out: dict = {}
+    for key, value in values.items():
+        for part in reversed(str(key).split(".")):
+            value = {part: value}
+        _merge(out, value)
+    return out
 
 
 def _merge(target: dict, values: dict) -> None:

@@ -49,7 +49,7 @@ def registry_authority(root: Path, base_state) -> Authority | None:
     """The registry's admins at the base; None when there is no registry there yet (it is being created)."""
     if base_state is None:
         return None
-    tree = base_state._tree or {}
+    tree = base_state.tree or {}
     admins = list(base_state.settings.admins)
     if admins:
         return Authority(admins, "a registry admin", f"admins at the base: {', '.join(admins)}")
@@ -67,10 +67,10 @@ def registry_authority(root: Path, base_state) -> Authority | None:
 
 def model_authority(root: Path, base_state, name: str) -> Authority | None:
     """An owner of `name` at the base; the registry's admins when it has none; None when the model is new."""
-    if base_state is None or not any(p.startswith(f"models/{name}/") for p in base_state._tree or {}):
+    if base_state is None or not any(p.startswith(f"models/{name}/") for p in base_state.tree or {}):
         return None
     try:
-        card = base_state._read(card_path(name)) or {}
+        card = base_state.read(card_path(name)) or {}
     except RegistryError:
         card = {}  # its card did not parse at the base: nobody there is an owner
     owners = card.get("owners") if isinstance(card, dict) else None
@@ -111,7 +111,7 @@ def judge(root: Path, base: str | None, commits: list, state_at, cache) -> list[
     if base is None and commits and commits[0].parents:
         base = commits[0].parents[0]
     base_state = state_at(base) if base else None
-    if base_state is not None and not (base_state._tree or {}):
+    if base_state is not None and not (base_state.tree or {}):
         base_state = None  # no registry at the base: the push creates it and writes its first rules
     found: list[tuple[str, str, str]] = []
     authorities: dict[str, Authority | None] = {}

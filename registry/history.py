@@ -12,22 +12,19 @@ Also here: parsing a user's date, and finding the commit that was current at a t
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from . import git, yamlio
-from .errors import CorruptState, HostileContent, UsageError
+from . import git, rules
+from .errors import CorruptState, GitError, HostileContent, UsageError
+from .git import Change
 from .manifest import ModelVersion, version_from_dict
+from .rules import NO_REASON
 from .state import ParseCache
 
-NO_REASON = "(none given)"
 ACTIONS = ("create", "register", "promote", "archive", "alias", "annotate", "delete", "rollback", "validate")
-_MANIFEST_RE = re.compile(r"models/([^/]+)/(\d+)/manifest\.yaml")
-_CARD_RE = re.compile(r"models/([^/]+)/model\.yaml")
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 
@@ -44,20 +41,27 @@ def trailers(message: str) -> dict[str, str]:
 def held_stage(root: Path, rel: str, stage: str, cache: ParseCache, *, rev: str = "HEAD",
                initial_stage: str = "none") -> bool:
     """Whether the manifest at `rel` said `stage` in any commit up to `rev` (its own history only)."""
-    out = git.run(["log", "--format=", "--raw", "--no-abbrev", "--no-renames", rev, "--", rel], root)
-    for line in out.splitlines():
-        parts = line.lstrip(":").split()
-        if len(parts) < 5 or set(parts[3]) == {"0"}:
-            continue
-        sha = parts[3]
+    reader = git.blobs(root)
+    for sha in git.path_blobs(root, rel, rev):
         try:
-            data = cache.blob(sha, rel, lambda: git.run(["cat-file", "blob", sha], root))
+            data = cache.blob(sha, rel, lambda: reader.read_text(sha))
         except CorruptState:
             continue
         if isinstance(data, dict) and str(data.get("stage") or initial_stage).lower() == stage:
             return True
     return False
+
+
 _REASON_RE = re.compile(r"^Reason:[ \t]*(.+)$", re.M)
+
+
+def reason_in(message: str, reg_trailers: dict[str, str] | None = None) -> str | None:
+    """The reason a commit message gives: its Reg-Reason trailer, else a `Reason:` line (plain git)."""
+    t = trailers(message) if reg_trailers is None else reg_trailers
+    if t.get("Reg-Reason"):
+        return t["Reg-Reason"]
+    m = _REASON_RE.search(message)
+    return m.group(1).strip() if m else None
 
 
 @dataclass
@@ -81,13 +85,6 @@ class Event:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class Change:
-    path: str
-    old: str | None  # blob id before, None when added
-    new: str | None  # blob id after, None when removed
 
 
 @dataclass
@@ -116,11 +113,7 @@ class Commit:
 
     @property
     def reason(self) -> str | None:
-        t = self.trailers
-        if t.get("Reg-Reason"):
-            return t["Reg-Reason"]
-        m = _REASON_RE.search(self.message)
-        return m.group(1).strip() if m else None
+        return reason_in(self.message, self.trailers)
 
 
 # -- dates -----------------------------------------------------------------------------------------
@@ -146,8 +139,7 @@ def commit_at(root: Path, when: dt.datetime, rev: str = "HEAD") -> str | None:
     seconds = int(when.timestamp())
     if seconds < 100_000_000:  # git reads a number of fewer than nine digits as no date at all (so "now")
         return None  # and no commit is older than 1973: `--at 1900-01-01` is before any registry
-    out = git.run(["rev-list", "--first-parent", "-1", f"--before={seconds}", rev, "--"], root, check=False)
-    return out.strip() or None
+    return git.commit_before(root, seconds, rev)
 
 
 # -- reading the log -------------------------------------------------------------------------------
@@ -176,22 +168,11 @@ def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.da
     folder of ten thousand versions is a large tree to compare per commit."""
     if git.head(root) is None:
         return []
-    args = ["log", "-z", "--no-color", "--date-order", "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
-            "--format=%x1e%H%x1f%P%x1f%an <%ae>%x1f%cd%x1f%B"]
-    if since is not None:
-        args.append(f"--since={int(since.timestamp())}")
-    # One pipe only (stderr discarded) lets Python read the output in one go, without a select loop.
-    proc = subprocess.run(["git", *args, rev, "--"], cwd=str(root), stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"})
-    if proc.returncode != 0:
-        raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
-    commits = []
-    for record in proc.stdout.decode("utf-8", "replace").split("\x1e")[1:]:
-        parts = record.split("\x1f")
-        if len(parts) < 5:
-            continue
-        sha, parents, actor, when, message = parts[:5]
-        commits.append(Commit(sha, parents.split(), actor, when, message.strip("\0").strip()))
+    try:
+        entries = git.log(root, [rev], since=int(since.timestamp()) if since is not None else None)
+    except GitError:
+        raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists") from None
+    commits = [Commit(e.sha, e.parents, e.author, e.time, e.message) for e in entries]
     fast = {c.sha for c in commits if not with_changes and _fast(c)}
     diffed = {c.sha for c in commits if c.sha not in fast and len(c.parents) <= 1}
     if diffed:
@@ -207,25 +188,9 @@ def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.da
 
 
 def _fill_changes(root: Path, commits: list[Commit], model: str | None) -> None:
-    by_sha = {c.sha: c for c in commits}
-    proc = subprocess.run(["git", "diff-tree", "--stdin", "--root", "-r", "-z", "--raw", "--no-abbrev",
-                           "--no-renames", "--", *_pathspecs(model)], cwd=str(root),
-                          input="\n".join(by_sha) + "\n", capture_output=True, text=True)
-    tokens = proc.stdout.split("\0")
-    current = None
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i].strip("\n")
-        if tok.startswith(":") and i + 1 < len(tokens) and current is not None:
-            meta = tok[1:].split()
-            old, new = meta[2], meta[3]
-            current.changes.append(Change(tokens[i + 1], None if set(old) == {"0"} else old,
-                                          None if set(new) == {"0"} else new))
-            i += 2
-            continue
-        if tok in by_sha:
-            current = by_sha[tok]
-        i += 1
+    found = git.changes_by_commit(root, [c.sha for c in commits], _pathspecs(model))
+    for c in commits:
+        c.changes.extend(found.get(c.sha, []))
 
 
 def changes_of(root: Path, c: Commit, model: str | None = None) -> list[Change]:
@@ -234,20 +199,8 @@ def changes_of(root: Path, c: Commit, model: str | None = None) -> list[Change]:
     return c.changes
 
 
-def tags_by_commit(root: Path) -> dict[str, list[str]]:
-    out = git.run(["for-each-ref", "--format=%(objectname) %(*objectname) %(refname:strip=2)", "refs/tags"], root)
-    found: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3:
-            continue
-        obj, peeled, name = parts
-        found.setdefault(peeled or obj, []).append(name)
-    return found
-
-
 class Blobs:
-    """Parsed manifests by blob id: the shared parse cache first, then one `git cat-file --batch`."""
+    """Parsed manifests by blob id, read through the shared parse cache (one batch read for its misses)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -256,37 +209,18 @@ class Blobs:
 
     def load(self, wanted: dict[str, str]) -> None:
         """wanted: blob id -> path (for messages)."""
-        table = self.cache._table("blobs")
-        missing = []
-        for sha in wanted:
-            if sha in self.parsed:
-                continue
-            if sha in table:
-                self.parsed[sha] = table[sha]
-            else:
-                missing.append(sha)
-        if missing:
-            proc = subprocess.run(["git", "cat-file", "--batch"], cwd=str(self.root),
-                                  input=("\n".join(missing) + "\n").encode(), capture_output=True)
-            data, pos = proc.stdout, 0
-            for sha in missing:
-                nl = data.index(b"\n", pos)
-                header = data[pos:nl].split()
-                pos = nl + 1
-                if len(header) < 3 or header[1] == b"missing":
-                    continue
-                size = int(header[2])
-                text = data[pos:pos + size].decode("utf-8", "replace")
-                pos += size + 1
-                try:
-                    parsed = yamlio.parse(text, wanted[sha])
-                    table[sha] = parsed
+        need = {sha: path for sha, path in wanted.items() if sha not in self.parsed}
+        if need:
+            got = self.cache.prefetch(need)
+            self.parsed.update(got)
+            reader = git.blobs(self.root)
+            for sha in need.keys() - got.keys():
+                try:  # read again for its error: hostile content is refused on every read path
+                    self.cache.blob(sha, need[sha], lambda: reader.read_text(sha))
                 except HostileContent:
-                    raise  # anchors, oversized: refused on every read path, never read around
-                except CorruptState:
-                    parsed = {}  # unreadable here; never cached, so every other reader refuses it too
-                self.parsed[sha] = parsed
-            self.cache.note_misses("blobs", len(wanted))
+                    raise
+                except (CorruptState, GitError):
+                    self.parsed[sha] = {}  # unreadable here; never cached, so every other reader refuses it too
             self.cache.save()
 
     def version(self, sha: str | None, path: str) -> ModelVersion | None:
@@ -371,18 +305,18 @@ def _from_diff(c: Commit, blobs: Blobs, archive_stage: str) -> list[Event]:
     base = dict(time=c.time, actor=c.actor, reason=reason, commit=c.sha, subject=c.subject)
     out: list[Event] = []
     for ch in c.changes:
-        card = _CARD_RE.fullmatch(ch.path)
+        card = rules.card_of(ch.path)
         if card:
             old, new = blobs.get(ch.old) or {}, blobs.get(ch.new) or {}
             if ch.new is not None and (old.get("description"), old.get("tags")) != (new.get("description"),
                                                                                     new.get("tags")):
-                out.append(Event(action="annotate", model=card.group(1), version=None, from_stage=None,
+                out.append(Event(action="annotate", model=card, version=None, from_stage=None,
                                  to_stage=None, detail="model description/tags", **base))
             continue
-        m = _MANIFEST_RE.fullmatch(ch.path)
-        if not m:
+        found = rules.manifest_of(ch.path)
+        if not found:
             continue
-        model, number = m.group(1), int(m.group(2))
+        model, number = found
         old, new = blobs.version(ch.old, ch.path), blobs.version(ch.new, ch.path)
         ev = dict(model=model, version=number, **base)
         if old is None and new is None:
@@ -425,7 +359,7 @@ def _from_diff(c: Commit, blobs: Blobs, archive_stage: str) -> list[Event]:
 
 
 def _manifest_paths(c: Commit) -> set[str]:
-    return {ch.path for ch in c.changes if _MANIFEST_RE.fullmatch(ch.path)}
+    return {ch.path for ch in c.changes if rules.manifest_of(ch.path)}
 
 
 def explain(commits: list[Commit], root: Path, archive_stage: str = "archived") -> dict[str, list[Event]]:
@@ -463,7 +397,7 @@ def events(root: Path, model: str | None = None, *, stage: str | None = None, si
     """Every registry event reachable from `rev`, newest first (with who signed each, `signatures`)."""
     commits = log(root, model, rev=rev, since=since)
     explained = explain(commits, root, archive_stage)
-    tags = tags_by_commit(root)
+    tags = git.tags_by_commit(root)
     out: list[Event] = []
     for c in commits:
         for ev in explained.get(c.sha, []):

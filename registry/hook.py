@@ -10,7 +10,7 @@ import stat
 import sys
 from pathlib import Path
 
-from . import check as check_mod
+from . import check as check_mod, git
 from .errors import RegistryError, StateError, UsageError
 
 MARKER = "installed by `reg hook install`"
@@ -41,7 +41,7 @@ def install(bare: Path, *, force: bool = False) -> Path:
     if target.exists() and MARKER not in target.read_text(errors="replace") and not force:
         raise StateError(f"{target} already exists and was not written by reg; merge it by hand, or pass --force "
                          "to replace it")
-    package_dir = Path(check_mod.__file__).resolve().parent.parent
+    package_dir = Path(__file__).resolve().parent.parent
     target.parent.mkdir(exist_ok=True)
     tmp = target.with_name(".pre-receive.reg-tmp")
     tmp.write_text(script(sys.executable, str(package_dir)))
@@ -53,11 +53,7 @@ def install(bare: Path, *, force: bool = False) -> Path:
 def _hooks_dir(bare: Path) -> Path:
     """Where git looks for this repository's hooks: `core.hooksPath` (its own or the server user's) wins
     over hooks/, and a hook written anywhere else would never run."""
-    import subprocess
-
-    proc = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], cwd=str(bare), capture_output=True, text=True)
-    rel = proc.stdout.strip() if proc.returncode == 0 else ""
-    return (bare / rel).resolve() if rel else bare / "hooks"
+    return git.git_path(bare, "hooks")
 
 
 DEFAULT_TIME_LIMIT = 60.0  # seconds; `git config reg.hookTimeout N` in the server repository changes it

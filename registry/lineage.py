@@ -6,10 +6,9 @@ import json
 import os
 import platform
 import re
-import subprocess
 from pathlib import Path
 
-from . import yamlio
+from . import git, yamlio
 from .errors import UsageError
 
 PACKAGES = ("lightgbm", "scikit-learn", "skops", "numpy", "pandas", "dvc")
@@ -18,18 +17,13 @@ CODE_SUFFIXES = (".py", ".ipynb", ".sh", ".r", ".sql")
 
 def workspace_of(path: Path, fallback: Path) -> Path:
     """The git work tree the artifact was produced in (the registry itself when it is not in one)."""
-    start = path if path.is_dir() else path.parent
-    proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=str(start), capture_output=True, text=True)
-    return Path(proc.stdout.strip()) if proc.returncode == 0 else fallback
+    return git.toplevel_of(path if path.is_dir() else path.parent) or fallback
 
 
 def git_info(workspace: Path, ignore: list[str] | None = None) -> dict:
-    sha = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=str(workspace),
-                         capture_output=True, text=True).stdout.strip()
     excludes = [f":(exclude){p}" for p in (ignore or [])]
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes],
-                            cwd=str(workspace), capture_output=True, text=True).stdout
-    return {"git_sha": sha or None, "git_dirty": bool(status.strip())}
+    return {"git_sha": git.head(workspace),
+            "git_dirty": git.is_modified(workspace, [".", *excludes], untracked=False)}
 
 
 def read_data_file(path: Path, what: str) -> dict:

@@ -1,8 +1,8 @@
 """Each registry mutation as a function from the current state to a `ChangeSet`.
 
 Stage and alias pointer files are never edited one by one: after an operation decides the new stage
-and aliases of the versions it touches, `_pointers` recomputes every pointer of the model from that
-result, so pointers cannot drift from manifests.
+and aliases of the versions it touches, `finish` recomputes every pointer of the model from that result
+(`rules.pointer_targets`, the rule `reg check` judges them by), so pointers cannot drift from manifests.
 """
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from . import artifacts, git, policy, refs, yamlio
+from . import artifacts, git, policy, refs, rules, yamlio
 from .changes import ChangeSet, Tag, stage_tag_number
 from .errors import AlreadyExists, NotFound, StateError, UsageError
 from .manifest import MUTABLE_FIELDS, ModelVersion, card_path, new_card_text
 from .state import ModelState, RegistryState
-
-NO_REASON = "(none given)"
 
 
 def now() -> str:
@@ -49,18 +47,10 @@ def _manifest_text(state: RegistryState, old: ModelVersion | None, new: ModelVer
 def _pointers(state: RegistryState, model: str, versions: dict[int, ModelVersion]) -> tuple[dict, list]:
     """Pointer files (`<stage>.dvc`, `<alias>.dvc`) and the model folder's .gitignore for these versions."""
     base = state.root / "models" / model
-    live = [v for _, v in sorted(versions.items()) if not v.deleted]
-    wanted: dict[str, ModelVersion] = {}
-    for stage in state.settings.pointer_stages():
-        held = [v for v in live if v.stage == stage]
-        if held:
-            wanted[stage] = held[-1]
-    for v in live:
-        for alias in v.aliases:
-            wanted[alias] = v
+    wanted = rules.pointer_targets(versions, state.settings)
     writes, deletes = {}, []
     for name, v in wanted.items():
-        rel = f"models/{model}/{name}.dvc"
+        rel = rules.pointer_path(model, name)
         text = artifacts.pointer_text(v.md5 or "", int(v.artifact.get("size", 0)), int(v.artifact.get("files", 0)),
                                       name, model=model, version=v.version)
         if not (base / f"{name}.dvc").is_file() or (base / f"{name}.dvc").read_text() != text:
@@ -79,7 +69,7 @@ def _pointers(state: RegistryState, model: str, versions: dict[int, ModelVersion
     return writes, deletes
 
 
-def _finish(cs: ChangeSet, state: RegistryState, model: ModelState, updated: dict[int, ModelVersion]) -> ChangeSet:
+def finish(cs: ChangeSet, state: RegistryState, model: ModelState, updated: dict[int, ModelVersion]) -> ChangeSet:
     """Write the manifests of `updated` versions and every pointer file that follows from them."""
     for number, new in updated.items():
         old = model.versions.get(number)
@@ -92,7 +82,7 @@ def _finish(cs: ChangeSet, state: RegistryState, model: ModelState, updated: dic
     return cs
 
 
-def _trailers(action: str, model: str, version: int | None, **extra) -> dict[str, str]:
+def trailers(action: str, model: str, version: int | None, **extra) -> dict[str, str]:
     t = {"Reg-Action": action, "Reg-Model": model}
     if version is not None:
         t["Reg-Version"] = str(version)
@@ -127,13 +117,13 @@ def _check_number_is_free(root: Path, name: str, number: int, version_dir: str) 
                          f"remove them (rm -r {version_dir}) and register again")
 
 
-def _one_line(reason: str | None) -> str | None:
+def one_line(reason: str | None) -> str | None:
     """A reason goes into the commit body and a trailer: a line of it that reads `Reg-Forced: ...` or
     `Reg-Action: ...` would be taken for one by whatever reads the commit, so it is kept to one line."""
     return " ".join(reason.split()) if reason else reason
 
 
-def _live_version(state: RegistryState, name: str, number: int, doing: str) -> ModelVersion:
+def live_version(state: RegistryState, name: str, number: int, doing: str) -> ModelVersion:
     v = state.version(name, number)
     if v.deleted:
         raise UsageError(f"{name} v{number} was deleted ({v.deleted_reason}); it cannot be {doing}")
@@ -177,11 +167,11 @@ def register(state: RegistryState, name: str, staged, *, metrics: dict | None = 
     if model.card is None:
         cs.writes[card_path(name)] = new_card_text(name, "", git.identity(root)[1])
     cs.tags.append(Tag(f"{name}@v{number}", f"Register {name} v{number}" + (f": {description}" if description else "")))
-    cs.trailers = _trailers("register", name, number, to=mv.stage, alias=alias)
+    cs.trailers = trailers("register", name, number, to=mv.stage, alias=alias)
     if description:
         cs.body = description
     cs.result = mv
-    return _finish(cs, state, model, updated)
+    return finish(cs, state, model, updated)
 
 
 # -- stages ----------------------------------------------------------------------------------------
@@ -198,14 +188,14 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     `archive_existing` every other version in that stage, as MLflow's archive_existing_versions) and,
     with `alias` (one name, or several), point it at the version in the same commit."""
     s = state.settings
-    reason = _one_line(reason)
+    reason = one_line(reason)
     stage = refs.normalize_stage(stage, s.stages)
     names = [alias] if isinstance(alias, str) else sorted(alias or [])
     for a in names:
         refs.check_alias(a, s.stages)
     alias = ",".join(names) or None
     model = state.model(name)
-    v = _live_version(state, name, number, f"moved to {stage}")
+    v = live_version(state, name, number, f"moved to {stage}")
     if v.stage == stage:  # as MLflow's transition to the stage a version is in: nothing to do, no error
         if len(names) == 1 and names[0] not in v.aliases:
             return set_alias(state, name, number, names[0])
@@ -220,7 +210,7 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
         checks = policy.check_promotion(state, model, v, stage, reason=reason, force=force, actor=who)
     failed = [c for c in checks if not c.passed]
     if not reason and exclusive:
-        reason = NO_REASON
+        reason = rules.NO_REASON
     updated = {number: replace(v, stage=stage)}
     holders = []
     for a in (a for a in names if a not in v.aliases):
@@ -236,11 +226,13 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
             {"stage": stage, "by": who, "at": now(), "reason": reason,
              "failed": [f"{c.name}: {c.detail}" for c in failed]}]
     archived = []
-    if (exclusive and not keep_existing) or (archive_existing and stage not in (s.archive_stage, s.initial_stage)):
-        for other in model.in_stage(stage):
-            if other.version != number:
-                updated[other.version] = replace(updated.get(other.version, other), stage=s.archive_stage)
-                archived.append(other.version)
+    if archive_existing and stage not in (s.archive_stage, s.initial_stage):  # MLflow's archive_existing_versions
+        others = [o for o in model.in_stage(stage) if o.version != number]
+    else:
+        others = [] if keep_existing else rules.displaced(model.versions, number, stage, s)
+    for other in others:
+        updated[other.version] = replace(updated.get(other.version, other), stage=s.archive_stage)
+        archived.append(other.version)
     verb = "archive" if stage == s.archive_stage and action == "promote" else action
     subject = (f"reg: archive {name} v{number}" if verb == "archive" else f"reg: {verb} {name} v{number} to {stage}")
     lines = [f"Reason: {reason}"] if reason else []
@@ -253,13 +245,13 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
         lines.append("Forced past failed gates:\n" + "\n".join(f"  {c.name}: {c.detail}" for c in failed))
     n = stage_tag_number(state.root, name)
     cs = ChangeSet(subject=subject, body="\n".join(lines),
-                   trailers=_trailers(verb, name, number, **{"from": v.stage}, to=stage,
+                   trailers=trailers(verb, name, number, **{"from": v.stage}, to=stage,
                                       archived=",".join(map(str, archived)) or None, reason=reason,
                                       forced=policy.forced_summary(checks) or None, alias=alias or None,
                                       alias_from=alias_from))
     cs.tags.append(Tag(f"{name}#{stage}#{n}", f"{subject[5:]}" + (f"\n\n{reason}" if reason else "")))
     cs.result = updated[number]
-    return _finish(cs, state, model, updated)
+    return finish(cs, state, model, updated)
 
 
 def archive(state: RegistryState, name: str, number: int, *, reason: str | None = None) -> ChangeSet:
@@ -271,7 +263,7 @@ def archive(state: RegistryState, name: str, number: int, *, reason: str | None 
 def set_alias(state: RegistryState, name: str, number: int, alias: str) -> ChangeSet:
     refs.check_alias(alias, state.settings.stages)
     model = state.model(name)
-    v = _live_version(state, name, number, f"given alias {alias!r}")
+    v = live_version(state, name, number, f"given alias {alias!r}")
     if alias in v.aliases:  # as MLflow's set_registered_model_alias: idempotent
         return unchanged(v, f"{name}@{alias} already names v{number}")
     updated = {number: replace(v, aliases=sorted(v.aliases + [alias]))}
@@ -279,10 +271,10 @@ def set_alias(state: RegistryState, name: str, number: int, alias: str) -> Chang
     if holder is not None:
         updated[holder.version] = replace(holder, aliases=[a for a in holder.aliases if a != alias])
     cs = ChangeSet(subject=f"reg: alias {name} v{number} as {alias}",
-                   trailers=_trailers("alias", name, number, alias=alias,
+                   trailers=trailers("alias", name, number, alias=alias,
                                       **{"from": f"v{holder.version}" if holder else None}, to=f"v{number}"))
     cs.result = updated[number]
-    return _finish(cs, state, model, updated)
+    return finish(cs, state, model, updated)
 
 
 def remove_alias(state: RegistryState, name: str, alias: str) -> ChangeSet:
@@ -294,10 +286,10 @@ def remove_alias(state: RegistryState, name: str, alias: str) -> ChangeSet:
         raise NotFound(f"{name} has no alias {alias!r}{hint}")
     updated = {holder.version: replace(holder, aliases=[a for a in holder.aliases if a != alias])}
     cs = ChangeSet(subject=f"reg: remove alias {alias} from {name} v{holder.version}",
-                   trailers=_trailers("unalias", name, holder.version, alias=alias,
+                   trailers=trailers("unalias", name, holder.version, alias=alias,
                                       **{"from": f"v{holder.version}"}))
     cs.result = updated[holder.version]
-    return _finish(cs, state, model, updated)
+    return finish(cs, state, model, updated)
 
 
 # -- annotate --------------------------------------------------------------------------------------
@@ -323,9 +315,9 @@ def annotate(state: RegistryState, ref: str, *, description: str | None = None, 
     new = replace(v, tags=new_tags, description=v.description if description is None else description)
     if new == v:
         return unchanged(v, f"{v.model} v{v.version} already has that description and those tags")
-    cs = ChangeSet(subject=f"reg: annotate {v.model} v{v.version}", trailers=_trailers("annotate", v.model, v.version))
+    cs = ChangeSet(subject=f"reg: annotate {v.model} v{v.version}", trailers=trailers("annotate", v.model, v.version))
     cs.result = new
-    return _finish(cs, state, model, {v.version: new})
+    return finish(cs, state, model, {v.version: new})
 
 
 def _annotate_model(state, model: ModelState, description, tags, untag) -> ChangeSet:
@@ -349,7 +341,7 @@ def _annotate_model(state, model: ModelState, description, tags, untag) -> Chang
     card = card_from_dict(model.name, yamlio.parse(new_text, rel), rel)  # the card as it now is
     if path.is_file() and new_text == text:
         return unchanged(card, f"model {model.name} already has that description and those tags")
-    cs = ChangeSet(subject=f"reg: annotate {model.name}", trailers=_trailers("annotate", model.name, None))
+    cs = ChangeSet(subject=f"reg: annotate {model.name}", trailers=trailers("annotate", model.name, None))
     cs.writes[rel] = new_text
     cs.result = card
     return cs
@@ -370,7 +362,7 @@ def create_model(state: RegistryState, name: str, *, description: str = "", tags
     check_not_ignored(state.root, rel)
     text = new_card_text(name, description, git.identity(state.root)[1], tags=tags)
     cs = ChangeSet(subject=f"reg: create model {name}", body=description,
-                   trailers=_trailers("create", name, None), writes={rel: text})
+                   trailers=trailers("create", name, None), writes={rel: text})
     from .manifest import card_from_dict
 
     cs.result = card_from_dict(name, yamlio.parse(text, rel), rel)
@@ -380,9 +372,7 @@ def create_model(state: RegistryState, name: str, *, description: str = "", tags
 # -- delete ----------------------------------------------------------------------------------------
 
 def delete(state: RegistryState, name: str, number: int, *, reason: str, force: bool = False) -> ChangeSet:
-    if not reason or not reason.strip():
-        raise UsageError("a deletion needs a reason: pass --reason TEXT")
-    reason = _one_line(reason)
+    reason = one_line(rules.require_deletion_reason(reason))
     model = state.model(name)
     v = state.version(name, number)
     if v.deleted:
@@ -394,8 +384,8 @@ def delete(state: RegistryState, name: str, number: int, *, reason: str, force: 
                   deleted_reason=reason.strip())
     vdir = f"models/{name}/{number}"
     cs = ChangeSet(subject=f"reg: delete {name} v{number}", body=f"Reason: {reason.strip()}",
-                   trailers=_trailers("delete", name, number, **{"from": v.stage}, reason=reason.strip()),
+                   trailers=trailers("delete", name, number, **{"from": v.stage}, reason=reason.strip()),
                    deletes=[f"{vdir}/model.dvc", f"{vdir}/.gitignore"], stale_dirs=[f"{vdir}/model"])
     cs.deletes = [p for p in cs.deletes if (state.root / p).exists()]
     cs.result = new
-    return _finish(cs, state, model, {number: new})
+    return finish(cs, state, model, {number: new})

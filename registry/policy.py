@@ -25,12 +25,12 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import CorruptState, PolicyError, UsageError
+from .rules import given_reason
 
 OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
        "<": lambda a, b: a < b, "==": lambda a, b: a == b}
 SPEC_RE = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$")
-LOWER_IS_BETTER = re.compile(r"loss|error|err$|mse|mae|rmse|brier|latency", re.I)
-NO_REASON = "(none given)"
+LOWER_IS_BETTER = re.compile(r"loss|error|err$|mse|mae|rmse|rmspe|mape|brier|latency", re.I)
 
 
 @dataclass
@@ -148,7 +148,7 @@ def email_of(actor: str | None) -> str:
     return (m.group(1) if m else actor).strip().lower()
 
 
-def _num(x) -> str:
+def format_number(x) -> str:
     if isinstance(x, float):
         text = f"{x:.4f}".rstrip("0").rstrip(".")
         return text if text not in ("", "-0") else f"{x:.4g}"
@@ -217,7 +217,7 @@ def gate_checks(state, model, version, stage, *, reason=None, actor=None, metric
             checks.append(Check(f"{name} {op} {written}", False, f"{label} has no {name}, needs {op} {written}"))
         else:
             checks.append(Check(f"{name} {op} {written}", OPS[op](value, threshold),
-                                f"{name} = {_num(value)}, needs {op} {written}"))
+                                f"{name} = {format_number(value)}, needs {op} {written}"))
     if gate.from_stages:
         want = " or ".join(gate.from_stages)
         checks.append(Check(f"from: {', '.join(gate.from_stages)}", version.stage in gate.from_stages,
@@ -235,13 +235,14 @@ def gate_checks(state, model, version, stage, *, reason=None, actor=None, metric
                 checks.append(Check(cname, True, f"v{holder.version} in {stage} has no {name}"))
             elif mine is None:
                 checks.append(Check(cname, False, f"{label} has no {name}, needs {'>=' if direction == 'higher' else '<='} "
-                                                  f"{_num(theirs)} (v{holder.version} in {stage})"))
+                                                  f"{format_number(theirs)} (v{holder.version} in {stage})"))
             else:
                 op = ">=" if direction == "higher" else "<="
                 checks.append(Check(cname, OPS[op](mine, theirs),
-                                    f"{name} = {_num(mine)}, needs {op} {_num(theirs)} (v{holder.version} in {stage})"))
+                                    f"{name} = {format_number(mine)}, needs {op} {format_number(theirs)} "
+                                    f"(v{holder.version} in {stage})"))
     if gate.require_reason:
-        given = bool(reason and reason.strip() and reason.strip() != NO_REASON)
+        given = given_reason(reason) is not None
         checks.append(Check("reason required", given, "a reason is given" if given else "no reason given; pass --reason TEXT"))
     return checks
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import git, history, operations, policy, refs
+from . import git, history, operations, policy, refs, rules
 from .changes import ChangeSet, Tag, stage_tag_number
 from .errors import NotFound, PolicyError, StateError, UsageError
 from .manifest import ModelVersion
@@ -92,7 +92,7 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
                          f"e.g. `reg rollback {name} --stage production`")
     model = state.model(name)
     holder = model.stage_holder(stage)
-    reason = operations._one_line(reason or "").strip() or history.NO_REASON
+    reason = operations.one_line(reason or "").strip() or rules.NO_REASON
     if to is not None:
         return _rollback_to(state, name, stage, to, reason, holder)
     target, seen = find_target(state.root, name, stage, s.archive_stage)
@@ -108,15 +108,15 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
         # The commit's parent was not fetched: its manifests would read as new, and the revert as "to none".
         raise StateError(f"cannot roll back {target.sha[:8]} ({target.subject}): {git.SHALLOW_HINT}")
     blobs = history.Blobs(state.root)
-    changes = [ch for ch in history.changes_of(state.root, target, name) if history._MANIFEST_RE.fullmatch(ch.path)
-               and ch.path.startswith(f"models/{name}/")]
+    changes = [ch for ch in history.changes_of(state.root, target, name)
+               if (rules.manifest_of(ch.path) or ("",))[0] == name]
     blobs.load({sha: ch.path for ch in changes for sha in (ch.old, ch.new) if sha})
     updated: dict[int, ModelVersion] = {}
     blocked: list[str] = []
     previous: list[int] = []  # versions in the stage before the target commit
     followers: dict[str, int] = {}  # aliases a version leaving the stage got after it entered it
     for ch in changes:
-        number = int(history._MANIFEST_RE.fullmatch(ch.path).group(2))
+        number = rules.manifest_of(ch.path)[1]
         before, after = blobs.version(ch.old, ch.path), blobs.version(ch.new, ch.path)
         current = model.versions.get(number)
         if after is None:
@@ -170,7 +170,7 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
     moved = _follow(model, updated, followers, restored, f"{name} {stage}", short, target.subject)
     subject = f"Rolled back {name} {stage}: {_v(replaced)} -> {_v(restored.version if restored else None)}"
     body = f"Reason: {reason}\n\nThis reverts commit {target.sha} ({target.subject})."
-    cs = ChangeSet(subject=subject, body=body, trailers=operations._trailers(
+    cs = ChangeSet(subject=subject, body=body, trailers=operations.trailers(
         "rollback", name, restored.version if restored else None,
         **{"from": model.versions[restored.version].stage if restored else None},
         to=stage, stage=stage, replaced=replaced, reverts=target.sha, reason=reason,
@@ -181,7 +181,7 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
     cs.tags.append(Tag(f"{name}#{stage}#{stage_tag_number(state.root, name)}", f"{subject}\n\n{reason}"))
     cs.result = RolledBack(name, stage, replaced, restored.version if restored else None, target.sha,
                            sorted(moved))
-    return operations._finish(cs, state, model, updated)
+    return operations.finish(cs, state, model, updated)
 
 
 def _follow(model, updated: dict[int, ModelVersion], followers: dict[str, int], restored: ModelVersion | None,

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import git, refs, settings as settings_mod, yamlio
-from .errors import NotFound, RegistryError
+from .errors import CorruptState, NotFound, RegistryError, UsageError
 from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, version_from_dict
 from .refs import Ref
 from .settings import Settings
@@ -30,12 +29,15 @@ class ParseCache:
     pays for parsing the cache of ten thousand."""
 
     def __init__(self, root: Path):
+        self.root = Path(root)
         base = git.git_dir(root) / "reg"
         self._paths = {"files": base / "cache.json", "blobs": base / "blobs.json"}
         self._data: dict = {}
         self._misses: dict = {"files": 0, "blobs": 0}
 
-    def _table(self, kind: str) -> dict:
+    def table(self, kind: str) -> dict:
+        """The entries of one kind ("files" or "blobs"), for a caller that fills many at once (then
+        `note_misses`)."""
         if kind not in self._data:
             table = {}
             try:
@@ -48,7 +50,7 @@ class ParseCache:
         return self._data[kind]
 
     def file(self, rel: str, path: str, st: os.stat_result) -> dict:
-        files = self._table("files")
+        files = self.table("files")
         hit = files.get(rel)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
@@ -59,7 +61,7 @@ class ParseCache:
         return data
 
     def blob(self, sha: str, rel: str, read_text) -> dict:
-        blobs = self._table("blobs")
+        blobs = self.table("blobs")
         hit = blobs.get(sha)
         if hit is not None:
             return hit
@@ -68,8 +70,22 @@ class ParseCache:
         self._misses["blobs"] += 1
         return data
 
+    def prefetch(self, wanted: dict[str, str]) -> dict[str, dict]:
+        """Parse every blob of `wanted` (blob id -> path, for messages) that the cache lacks, read in one
+        batch rather than a git call per file (ten thousand versions are twenty thousand small files).
+        Returns the parsed YAML of those that parse; one that does not is left for `blob` to raise."""
+        blobs = self.table("blobs")
+        missing = [sha for sha in wanted if sha not in blobs]
+        if missing:
+            for sha, body in git.blobs(self.root).read_many(missing).items():
+                try:
+                    self.blob(sha, wanted[sha], lambda: body.decode("utf-8", "replace"))
+                except CorruptState:
+                    pass
+        return {sha: blobs[sha] for sha in wanted if sha in blobs}
+
     def note_misses(self, kind: str, count: int) -> None:
-        """For entries a caller put into `_table(kind)` itself."""
+        """For entries a caller put into `table(kind)` itself."""
         self._misses[kind] += count
 
     def save(self) -> None:
@@ -129,28 +145,41 @@ class ModelState:
 class RegistryState:
     """The registry as files say it is, at the working tree (rev=None) or at a git revision."""
 
-    def __init__(self, root: Path, rev: str | None = None):
+    def __init__(self, root: Path, rev: str | None = None, *, cache: ParseCache | None = None,
+                 lenient: bool = False):
+        """`cache`: share one parse cache between states (a check reads many revisions). `lenient`: a
+        models/registry.yaml that does not parse reads as the defaults, its error kept in `settings_error`
+        (so the rest can still be judged), instead of raising."""
         self.root = Path(root)
         self._root_str = str(self.root)
         self.rev = rev
-        self.cache = ParseCache(self.root)
+        self.cache = cache if cache is not None else ParseCache(self.root)
         self._models: dict[str, ModelState] = {}
-        self._tree: dict[str, str] | None = None  # path -> blob id, at a revision
+        self.tree: dict[str, str] | None = None  # path -> blob id under models/, at a revision
         if rev is not None:
-            self._tree = _ls_tree(self.root, rev)
-        self.settings: Settings = self._read_settings()
+            self.tree = git.ls_tree(self.root, rev)
+            if self.tree is None:
+                raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
+        self.settings_error: CorruptState | None = None
+        try:
+            self.settings: Settings = self._read_settings()
+        except CorruptState as exc:
+            if not lenient:
+                raise
+            self.settings, self.settings_error = Settings(), exc
 
     # -- files -------------------------------------------------------------------------------------
     def _read_settings(self) -> Settings:
-        data = self._read(settings_mod.SETTINGS_PATH, cached=False)
+        data = self.read(settings_mod.SETTINGS_PATH, cached=False)
         return settings_mod.from_dict(data) if data is not None else Settings()
 
-    def _read(self, rel: str, cached: bool = True) -> dict | None:
-        if self._tree is not None:
-            sha = self._tree.get(rel)
+    def read(self, rel: str, cached: bool = True) -> dict | None:
+        """A registry file's parsed YAML (None when absent); CorruptState when it does not parse."""
+        if self.tree is not None:
+            sha = self.tree.get(rel)
             if sha is None:
                 return None
-            return self.cache.blob(sha, rel, lambda: git.run(["cat-file", "blob", sha], self.root))
+            return self.cache.blob(sha, rel, lambda: git.blobs(self.root).read_text(sha))
         path = f"{self._root_str}/{rel}"
         try:
             st = os.stat(path)
@@ -161,8 +190,8 @@ class RegistryState:
         return self.cache.file(rel, path, st)
 
     def model_names(self) -> list[str]:
-        if self._tree is not None:
-            names = {p.split("/")[1] for p in self._tree if p.count("/") >= 2}
+        if self.tree is not None:
+            names = {p.split("/")[1] for p in self.tree if p.count("/") >= 2}
         else:
             try:
                 names = {e.name for e in os.scandir(self.root / "models") if e.is_dir()}
@@ -170,11 +199,12 @@ class RegistryState:
                 names = set()
         return sorted(n for n in names if refs.NAME_RE.fullmatch(n))
 
-    def _version_dirs(self, name: str) -> list[int]:
-        if self._tree is not None:
+    def version_numbers(self, name: str) -> list[int]:
+        """The numbers of the model's version folders (at a revision: those holding a manifest)."""
+        if self.tree is not None:
             prefix = f"models/{name}/"
             found = set()
-            for p in self._tree:
+            for p in self.tree:
                 if p.startswith(prefix) and p.endswith("/manifest.yaml"):
                     part = p[len(prefix):].split("/")[0]
                     if part.isdigit():
@@ -187,18 +217,16 @@ class RegistryState:
             return []
 
     def _load_model(self, name: str) -> ModelState | None:
-        card_data = self._read(card_path(name))
+        card_data = self.read(card_path(name))
         card = card_from_dict(name, card_data, card_path(name)) if card_data is not None else None
         versions = {}
-        for number in self._version_dirs(name):
+        for number in self.version_numbers(name):
             rel = f"models/{name}/{number}/manifest.yaml"
-            data = self._read(rel)
+            data = self.read(rel)
             if data is None:
                 continue
             mv = version_from_dict(data, rel)
             if mv.model != name or mv.version != number:
-                from .errors import CorruptState
-
                 raise CorruptState(f"{rel} says it is {mv.model} v{mv.version}; a manifest must match its "
                                    f"folder: fix or restore it (git checkout -- {rel})")
             versions[number] = mv
@@ -273,7 +301,7 @@ class RegistryState:
 
     def _one_version(self, name: str, number: int) -> ModelVersion | None:
         rel = f"models/{name}/{number}/manifest.yaml"
-        data = self._read(rel, cached=False)
+        data = self.read(rel, cached=False)
         if data is None:
             return None
         mv = version_from_dict(data, rel)
@@ -286,14 +314,14 @@ class RegistryState:
         if r.kind == "version":
             return self._one_version(r.model, int(r.value))
         if r.kind == "latest":
-            for number in reversed(self._version_dirs(r.model)):
+            for number in reversed(self.version_numbers(r.model)):
                 v = self._one_version(r.model, number)
                 if v is None:
                     return None
                 if not v.deleted:
                     return v
             return None
-        pointer = self._read(f"models/{r.model}/{r.value}.dvc", cached=False)
+        pointer = self.read(f"models/{r.model}/{r.value}.dvc", cached=False)
         number = ((pointer or {}).get("meta") or {}).get("reg", {}).get("version")
         if not isinstance(number, int):
             return None
@@ -305,24 +333,6 @@ class RegistryState:
         if r.kind == "alias" and r.value in v.aliases:
             return v
         return None
-
-
-def _ls_tree(root: Path, rev: str) -> dict[str, str]:
-    proc = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", rev, "--", "models"], cwd=str(root),
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        from .errors import UsageError
-
-        raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists")
-    tree = {}
-    for entry in proc.stdout.split("\0"):
-        if not entry:
-            continue
-        meta, _, path = entry.partition("\t")
-        parts = meta.split()
-        if len(parts) == 3 and parts[1] == "blob":
-            tree[path] = parts[2]
-    return tree
 
 
 def read_state(root: Path, rev: str | None = None) -> RegistryState:

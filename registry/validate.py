@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import artifacts, operations, policy
+from . import artifacts, operations, policy, rules
 from .changes import ChangeSet, Tag, stage_tag_number
 from .errors import UsageError
 from .manifest import ModelVersion
@@ -255,7 +255,7 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
     Fail closed: without a gate for the stage, the scores are recorded and nothing is promoted."""
     s = state.settings
     model = state.model(name)
-    v = operations._live_version(state, name, number, "validated")
+    v = operations.live_version(state, name, number, "validated")
     who = operations.actor(state.root)
     stage = TARGET_STAGE if TARGET_STAGE in s.stages else s.stages[1]
     gate = policy.gates_for(model, stage, s.stages)
@@ -293,17 +293,15 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
     if promote:
         new.stage = stage
         archived = []
-        if stage in s.exclusive_stages:
-            for other in model.in_stage(stage):
-                if other.version != number:
-                    updated[other.version] = replace(other, stage=s.archive_stage)
-                    archived.append(other.version)
+        for other in rules.displaced(model.versions, number, stage, s):
+            updated[other.version] = replace(other, stage=s.archive_stage)
+            archived.append(other.version)
         reason = f"validated: {summary}"
         if archived:
             body.append(f"Archived: {', '.join('v%d' % a for a in archived)} (was {stage})")
         subject = f"reg: promote {name} v{number} to {stage}"
         cs = ChangeSet(subject=subject, body="\n".join(body),
-                       trailers=operations._trailers("promote", name, number, **{"from": v.stage}, to=stage,
+                       trailers=operations.trailers("promote", name, number, **{"from": v.stage}, to=stage,
                                                      archived=",".join(map(str, archived)) or None,
                                                      reason=reason, validated=scored.data))
         n = stage_tag_number(state.root, name)
@@ -311,11 +309,11 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
     else:
         body.append(f"Not promoted: {result.why_not}")
         cs = ChangeSet(subject=f"reg: validate {name} v{number}", body="\n".join(body),
-                       trailers=operations._trailers("validate", name, number, validated=scored.data,
+                       trailers=operations.trailers("validate", name, number, validated=scored.data,
                                                      passed=str(passed).lower()))
     result.version = new
     cs.result = result
-    return operations._finish(cs, state, model, updated)
+    return operations.finish(cs, state, model, updated)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def tracking(tmp_path_factory):
             mlflow.log_metric("roc_auc", auc)
             mlflow.sklearn.log_model(LogisticRegression(C=c).fit(X, y), name="model")
             runs.append(run.info.run_id)
-    return {"uri": uri, "runs": runs, "X": X}
+    return {"uri": uri, "runs": runs, "X": X, "experiment": exp}
 
 
 @pytest.fixture
@@ -261,7 +261,7 @@ def test_log_model_with_registered_model_name(registry, tracking, client, reg):
     from sklearn.linear_model import LogisticRegression
 
     X = tracking["X"]
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=tracking["experiment"]):  # its artifacts in the test's folder
         mlflow.log_metric("roc_auc", 0.77)
         info = mlflow.sklearn.log_model(LogisticRegression().fit(X, X[:, 0] > 0.5), name="model",
                                         registered_model_name="tree")

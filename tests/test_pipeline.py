@@ -1,8 +1,9 @@
 """Issue 3: the churn pipeline under real DVC on 2,000 rows, `reg register --from-dvc` lineage,
 `reg validate` promoting (exit 0) and refusing (exit 3), and `reg compare`.
 
-The pipeline runs once per module in a template workspace (a git repository with pipelines/churn and
-DVC); each test works on its own copy, made a registry with `reg init` in the test's own environment."""
+The pipeline runs once per module in a template workspace (a git repository with the checkout's root
+dvc.yaml and params.yaml, pipelines/churn's code, and DVC); each test works on its own copy, made a registry
+with `reg init` in the test's own environment. The checkout's own model cards are left out: tests write theirs."""
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,7 @@ import yaml
 
 from .conftest import git, snapshot
 
-SOURCE = Path(__file__).resolve().parent.parent / "pipelines" / "churn"
+CHECKOUT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ROWS = 2000
 CARD = """\
@@ -39,6 +40,19 @@ def _env(home: Path | None = None) -> dict:
     return env
 
 
+def tracked(*paths: str) -> list[str]:
+    """The checkout's committed (or added) files under `paths`: what a clone of it holds."""
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", *paths], cwd=CHECKOUT,
+                         capture_output=True, text=True, check=True).stdout.split()
+    return [rel for rel in out if (CHECKOUT / rel).is_file()]
+
+
+def copy_checkout(dest: Path, *paths: str) -> None:
+    for rel in tracked(*paths):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CHECKOUT / rel, dest / rel)
+
+
 def dvc(cwd: Path, *args: str, env: dict | None = None) -> str:
     proc = subprocess.run([str(BIN / "dvc"), *args], cwd=str(cwd), env=env or _env(), capture_output=True, text=True)
     assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
@@ -51,15 +65,13 @@ def template(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("template-home")
     env = _env(home)
     root = tmp_path_factory.mktemp("template") / "project"
-    shutil.copytree(SOURCE, root / "pipelines/churn",
-                    ignore=shutil.ignore_patterns(".gitignore", "__pycache__", "data", "model", "plots", "*.json",
-                                                  "dvc.lock"))
-    params = root / "pipelines/churn/params.yaml"
+    copy_checkout(root, "dvc.yaml", "params.yaml", "pipelines/churn")
+    params = root / "params.yaml"
     params.write_text(params.read_text().replace("rows: 20000", f"rows: {ROWS}"))
     for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "churn pipeline"]):
         subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
     dvc(root, "init", "-q", env=env)
-    dvc(root / "pipelines/churn", "repro", env=env)
+    dvc(root, "repro", "churn-evaluate", env=env)
     for args in (["add", "-A"], ["commit", "-qm", "train"]):
         subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
     return root
@@ -67,17 +79,17 @@ def template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def workspace(template, tmp_path, reg, monkeypatch) -> Path:
-    """A copy of the trained template, made a registry; the shell is in the pipeline's folder."""
+    """A copy of the trained template, made a registry; the shell is at its root, beside dvc.yaml."""
     root = tmp_path / "project"
     shutil.copytree(template, root, symlinks=True)
     result = reg(root, "init", "--remote", str(tmp_path / "storage"))
     assert result.exit_code == 0, result.output
-    monkeypatch.chdir(root / "pipelines/churn")
+    monkeypatch.chdir(root)
     return root
 
 
 def _lock(root: Path) -> dict:
-    return yaml.safe_load((root / "pipelines/churn/dvc.lock").read_text())["stages"]
+    return yaml.safe_load((root / "dvc.lock").read_text())["stages"]
 
 
 def _manifest(root: Path, version: int) -> dict:
@@ -85,7 +97,7 @@ def _manifest(root: Path, version: int) -> dict:
 
 
 def _register(reg, root: Path) -> None:
-    result = reg(root, "register", "churn", "--from-dvc", "train")
+    result = reg(root, "register", "churn", "--from-dvc", "churn-train")
     assert result.exit_code == 0, result.output
 
 
@@ -115,68 +127,52 @@ def test_pipeline_writes_the_model_folder_metrics_and_plots(template):
     assert all(t.startswith(("numpy.", "sklearn.")) for t in sio.get_untrusted_types(file=churn / "model/preprocess.skops"))
     assert (churn / "plots/calibration.csv").read_text().startswith("mean_predicted,fraction_positive\n")
     assert (churn / "plots/calibration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the figure itself
-    assert set(_lock(template)) == {"prepare", "train", "evaluate"}
+    assert set(_lock(template)) == {"churn-prepare", "churn-train", "churn-evaluate"}
 
-    shown = json.loads(dvc(churn, "metrics", "show", "--json"))
+    shown = json.loads(dvc(template, "metrics", "show", "--json"))
     found = json.dumps(shown)
     assert '"roc_auc"' in found and '"log_loss"' in found and '"f1"' in found and '"valid_roc_auc"' in found
     evaluation = json.loads((churn / "evaluation.json").read_text())
     assert 0.7 < evaluation["roc_auc"] < 1 and evaluation["holdout_rows"] == len(holdout.read_text().splitlines()) - 1
-    assert "didn't change" in dvc(churn, "repro") or "up to date" in dvc(churn, "status")
+    assert "didn't change" in dvc(template, "repro", "churn-evaluate")
 
 
 def test_params_diff_shows_a_changed_hyperparameter(workspace):
-    params = workspace / "pipelines/churn/params.yaml"
+    params = workspace / "params.yaml"
     params.write_text(params.read_text().replace("num_leaves: 31", "num_leaves: 7"))
-    diff = dvc(workspace / "pipelines/churn", "params", "diff")
-    assert "train.num_leaves" in diff and "31" in diff and "7" in diff
-    assert "train" in dvc(workspace / "pipelines/churn", "status")
+    diff = dvc(workspace, "params", "diff")
+    assert "churn.train.num_leaves" in diff and "31" in diff and "7" in diff
+    assert "churn-train" in dvc(workspace, "status", "--with-deps", "churn-evaluate")
 
 
-
-def test_a_plain_copy_of_the_pipeline_folder_runs_in_a_dvc_project(tmp_path):
-    """`cp -r pipelines/churn` as the README says: nothing copied along may git-ignore dvc.lock."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = _env(home)
-    root = tmp_path / "project"
-    tracked = subprocess.run(["git", "ls-files", "pipelines/churn"], cwd=SOURCE.parent.parent, capture_output=True,
-                             text=True, check=True).stdout.split()
-    for rel in tracked:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SOURCE.parent.parent / rel, root / rel)
-    params = root / "pipelines/churn/params.yaml"
-    params.write_text(params.read_text().replace("rows: 20000", "rows: 200"))
-    subprocess.run(["git", "init", "-q"], cwd=root, env=env, check=True)
-    dvc(root, "init", "-q", env=env)
-    dvc(root / "pipelines/churn", "repro", "prepare", env=env)
-    ignored = subprocess.run(["git", "check-ignore", "-q", "pipelines/churn/dvc.lock"], cwd=root, env=env)
-    assert ignored.returncode == 1, "dvc.lock is git-ignored in a copy of the pipeline"
 
 # -- register --from-dvc ---------------------------------------------------------------------------
 
 def test_register_from_dvc_takes_lineage_from_dvc_lock(workspace, reg):
     lock = _lock(workspace)
     head = git(workspace, "rev-parse", "HEAD").strip()
-    result = reg(workspace, "register", "churn", "--from-dvc", "train", "--description", "first")
+    result = reg(workspace, "register", "churn", "--from-dvc", "churn-train", "--description", "first")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Registered churn v1 from DVC stage train (commit ")
+    assert result.stdout.startswith("Registered churn v1 from DVC stage churn-train (commit ")
     m = _manifest(workspace, 1)
     evaluation = json.loads((workspace / "pipelines/churn/evaluation.json").read_text())
     training = json.loads((workspace / "pipelines/churn/metrics.json").read_text())
     assert list(m["metrics"])[:3] == ["roc_auc", "f1", "log_loss"]  # the holdout scores lead
     assert m["metrics"] == {**evaluation, **training}
-    model_out = next(o for o in lock["train"]["outs"] if o["path"] == "model")
+    model_out = next(o for o in lock["churn-train"]["outs"] if o["path"] == "pipelines/churn/model")
     assert m["artifact"]["md5"] == model_out["md5"] and m["artifact"]["format"] == "lightgbm"
-    train_csv = next(d for d in lock["train"]["deps"] if d["path"] == "data/train.csv")
-    holdout = next(d for d in lock["evaluate"]["deps"] if d["path"] == "data/holdout.csv")
+    train_csv = next(d for d in lock["churn-train"]["deps"] if d["path"] == "pipelines/churn/data/train.csv")
+    holdout = next(d for d in lock["churn-evaluate"]["deps"] if d["path"] == "pipelines/churn/data/holdout.csv")
     assert m["lineage"]["data"] == {"pipelines/churn/data/train.csv": train_csv["md5"],
                                     "pipelines/churn/data/holdout.csv": holdout["md5"]}
-    assert m["lineage"]["params"]["evaluate"] == lock["evaluate"]["params"]["params.yaml"]["evaluate"]
-    assert m["lineage"]["params"]["train"] == lock["train"]["params"]["params.yaml"]["train"]
-    assert m["lineage"]["params"]["prepare"]["rows"] == ROWS  # upstream stages' params too
+    # dvc.lock's `churn.evaluate: {...}` keys are nested back into params.yaml's shape
+    params = m["lineage"]["params"]
+    assert list(params) == ["churn"]
+    assert params["churn"]["evaluate"] == lock["churn-evaluate"]["params"]["params.yaml"]["churn.evaluate"]
+    assert params["churn"]["train"] == lock["churn-train"]["params"]["params.yaml"]["churn.train"]
+    assert params["churn"]["prepare"]["rows"] == ROWS  # upstream stages' params too
     assert m["lineage"]["git_sha"] == head and m["lineage"]["git_dirty"] is False
-    assert m["lineage"]["dvc"]["file"] == "pipelines/churn/dvc.yaml" and m["lineage"]["dvc"]["stage"] == "train"
+    assert m["lineage"]["dvc"]["file"] == "dvc.yaml" and m["lineage"]["dvc"]["stage"] == "churn-train"
     assert m["signature"]["outputs"] == [{"name": "churn_probability", "type": "float64"}]
     assert git(workspace, "tag", "-l", "churn@*").split() == ["churn@v1"]
     assert git(workspace, "status", "--porcelain") == ""
@@ -184,15 +180,17 @@ def test_register_from_dvc_takes_lineage_from_dvc_lock(workspace, reg):
 
 def test_register_from_dvc_with_a_path_to_dvc_yaml_from_anywhere(workspace, reg, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    result = reg(workspace, "register", "churn", "--from-dvc", "pipelines/churn/dvc.yaml:train")
+    result = reg(workspace, "register", "churn", "--from-dvc", "dvc.yaml:churn-train")
     assert result.exit_code == 0, result.output
     assert (workspace / "models/churn/1/model/model.txt").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--from-dvc", "trian"], "has no stage 'trian'; its stages: evaluate, prepare, train"),
-    (["--from-dvc", "train", "--metrics", "m.json"], "--from-dvc takes metrics, params and format from the pipeline"),
-    (["--from-dvc", "prepare"], "stage 'prepare' has several outputs (data/train.csv, data/holdout.csv)"),
+    (["--from-dvc", "trian"], "has no stage 'trian'; its stages: churn-evaluate, churn-prepare, churn-train"),
+    (["--from-dvc", "churn-train", "--metrics", "m.json"],
+     "--from-dvc takes metrics, params and format from the pipeline"),
+    (["--from-dvc", "churn-prepare"], "stage 'churn-prepare' has several outputs (pipelines/churn/data/train.csv, "
+                                      "pipelines/churn/data/holdout.csv)"),
     (["--from-dvc", "dvc.yaml:"], "--from-dvc dvc.yaml: names no stage after ':'; write e.g. dvc.yaml:train"),
     ([], "give the PATH to register, or --from-dvc STAGE"),
 ])
@@ -204,18 +202,30 @@ def test_register_from_dvc_bad_input_changes_nothing(workspace, reg, args, messa
     assert snapshot(workspace) == before
 
 
-def test_register_from_dvc_at_the_root_names_the_dvc_yaml_that_has_the_stage(workspace, reg, monkeypatch):
-    monkeypatch.chdir(workspace)
-    before = snapshot(workspace)
-    result = reg(workspace, "register", "churn", "--from-dvc", "train")
+def test_register_from_dvc_in_a_subfolder_finds_the_root_dvc_yaml(workspace, reg, monkeypatch):
+    monkeypatch.chdir(workspace / "pipelines/churn")
+    result = reg(workspace, "register", "churn", "--from-dvc", "churn-train")
+    assert result.exit_code == 0, result.output
+    assert _manifest(workspace, 1)["lineage"]["dvc"]["file"] == "dvc.yaml"
+
+
+def test_register_from_dvc_at_the_root_names_the_dvc_yaml_that_has_the_stage(registry, reg, monkeypatch):
+    tiny = registry / "pipelines/tiny"
+    tiny.mkdir(parents=True)
+    (tiny / "dvc.yaml").write_text("stages:\n  train:\n    cmd: mkdir -p model\n    outs: [model]\n")
+    git(registry, "add", "-A")
+    git(registry, "commit", "-qm", "tiny pipeline")
+    monkeypatch.chdir(registry)
+    before = snapshot(registry)
+    result = reg(registry, "register", "tiny", "--from-dvc", "train")
     assert result.exit_code == 1
-    assert result.stderr == (f"error: no dvc.yaml found at {workspace.resolve() / 'dvc.yaml'}; 'train' is in "
-                             "pipelines/churn/dvc.yaml: give --from-dvc pipelines/churn/dvc.yaml:train\n")
-    assert snapshot(workspace) == before
+    assert result.stderr == (f"error: no dvc.yaml found at {registry.resolve() / 'dvc.yaml'}; 'train' is in "
+                             "pipelines/tiny/dvc.yaml: give --from-dvc pipelines/tiny/dvc.yaml:train\n")
+    assert snapshot(registry) == before
 
 
 def test_register_from_dvc_with_dvc_lock_not_committed_is_dirty(workspace, reg):
-    git(workspace, "rm", "-q", "--cached", "pipelines/churn/dvc.lock")
+    git(workspace, "rm", "-q", "--cached", "dvc.lock")
     git(workspace, "commit", "-qm", "the run is not in git")
     _register(reg, workspace)
     assert _manifest(workspace, 1)["lineage"]["git_dirty"] is True
@@ -225,10 +235,11 @@ def test_register_from_dvc_refuses_an_output_changed_after_the_run(workspace, re
     with open(workspace / "pipelines/churn/model/model.txt", "a") as fh:
         fh.write("\n")
     before = snapshot(workspace)
-    result = reg(workspace, "register", "churn", "--from-dvc", "train")
+    result = reg(workspace, "register", "churn", "--from-dvc", "churn-train")
     assert result.exit_code == 1
-    assert result.stderr == ("error: model is not what dvc.lock recorded for stage 'train' (it changed after the "
-                             "run); run `dvc repro train` so the lineage describes this artifact\n")
+    assert result.stderr == ("error: pipelines/churn/model is not what dvc.lock recorded for stage 'churn-train' (it "
+                             "changed after the run); run `dvc repro churn-train` so the lineage describes this "
+                             "artifact\n")
     assert snapshot(workspace) == before
 
 
@@ -236,17 +247,17 @@ def test_register_from_dvc_refuses_an_output_changed_after_the_run(workspace, re
 
 def test_retrain_then_compare_shows_metric_diffs_params_and_shas(workspace, reg):
     _register(reg, workspace)
-    churn = workspace / "pipelines/churn"
-    params = churn / "params.yaml"
+    params = workspace / "params.yaml"
     params.write_text(params.read_text().replace("num_leaves: 31", "num_leaves: 7"))
-    dvc(churn, "repro", "-s", "train")  # evaluate not rerun: its metrics belong to the old model
+    dvc(workspace, "repro", "-s", "churn-train")  # evaluate not rerun: its metrics belong to the old model
     before = snapshot(workspace)
-    stale = reg(workspace, "register", "churn", "--from-dvc", "train")
+    stale = reg(workspace, "register", "churn", "--from-dvc", "churn-train")
     assert stale.exit_code == 1
-    assert "stage 'evaluate' last ran on another model, so its metrics (evaluation.json) are stale" in stale.stderr
+    assert ("stage 'churn-evaluate' last ran on another pipelines/churn/model, so its metrics "
+            "(pipelines/churn/evaluation.json) are stale") in stale.stderr
     assert snapshot(workspace) == before
 
-    dvc(churn, "repro")
+    dvc(workspace, "repro", "churn-evaluate")
     git(workspace, "add", "-A")
     git(workspace, "commit", "-qm", "smaller trees")
     _register(reg, workspace)
@@ -260,12 +271,13 @@ def test_retrain_then_compare_shows_metric_diffs_params_and_shas(workspace, reg)
     diff = round(v2["metrics"]["roc_auc"] - v1["metrics"]["roc_auc"], 6)
     assert auc[:3] == ["roc_auc", str(v1["metrics"]["roc_auc"]), str(v2["metrics"]["roc_auc"])]
     assert auc[3] == ("0" if diff == 0 else f"{diff:+.4g}")
-    assert next(ln.split() for ln in lines if ln.startswith("train.num_leaves")) == ["train.num_leaves", "31", "7"]
+    assert next(ln.split() for ln in lines if ln.startswith("churn.train.num_leaves")) == \
+        ["churn.train.num_leaves", "31", "7"]
     assert "data: no change" in lines
     assert lines[-1] == f"git: v1 {v1['lineage']['git_sha'][:12]}, v2 {v2['lineage']['git_sha'][:12]}"
 
     data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
-    assert data["params_changed"] == [{"name": "train.num_leaves", "a": 31, "b": 7}]
+    assert data["params_changed"] == [{"name": "churn.train.num_leaves", "a": 31, "b": 7}]
     assert data["data_changed"] == []
     assert data["a"]["git_sha"] == v1["lineage"]["git_sha"] != data["b"]["git_sha"]
     roc = next(r for r in data["metrics"] if r["name"] == "roc_auc")
@@ -351,8 +363,9 @@ def test_validate_with_data_option_and_json(workspace, reg, tmp_path):
     ([], "error: no holdout data for churn: pass --data FILE, or set validation: {data: PATH, target: COLUMN} "
          "in models/churn/model.yaml\n"),
     (["--data", "nope.csv", "--target", "churned"], "does not exist; run the pipeline (dvc repro) or pass --data FILE\n"),
-    (["--data", "data/holdout.csv", "--target", "churn"], "has no column 'churn' (its columns: customer_id, "),
-    (["--data", "data/train.csv", "--target", "tenure_months"], "must hold both classes as 0/1"),
+    (["--data", "pipelines/churn/data/holdout.csv", "--target", "churn"],
+     "has no column 'churn' (its columns: customer_id, "),
+    (["--data", "pipelines/churn/data/train.csv", "--target", "tenure_months"], "must hold both classes as 0/1"),
 ])
 def test_validate_bad_input_changes_nothing(workspace, reg, args, message):
     _register(reg, workspace)
@@ -422,7 +435,8 @@ def test_validate_without_the_ml_extras_says_what_to_install(workspace, reg, mon
     _register(reg, workspace)
     before = snapshot(workspace)
     monkeypatch.setitem(sys.modules, "sklearn.metrics", None)  # as if scikit-learn were not installed
-    result = reg(workspace, "validate", "churn", "1", "--data", "data/holdout.csv", "--target", "churned")
+    result = reg(workspace, "validate", "churn", "1", "--data", "pipelines/churn/data/holdout.csv", "--target",
+                 "churned")
     assert result.exit_code == 1
     assert result.stderr == ("error: reg validate needs pandas, numpy and scikit-learn (sklearn.metrics is not "
                              "installed): install the ml extras with pip install -e '.[ml]' in the reg checkout\n")
@@ -451,13 +465,13 @@ def test_compare_explains_a_metric_change_by_the_evaluate_stage_params(workspace
     """Only the evaluate stage's threshold changed: f1 moves, and compare must say which param did it."""
     _register(reg, workspace)
     churn = workspace / "pipelines/churn"
-    params = churn / "params.yaml"
+    params = workspace / "params.yaml"
     params.write_text(params.read_text().replace("threshold: 0.5", "threshold: 0.3"))
-    dvc(churn, "repro")  # only evaluate reruns; the model is the same
+    dvc(workspace, "repro", "churn-evaluate")  # only evaluate reruns; the model is the same
     git(workspace, "commit", "-qam", "lower threshold")
     _register(reg, workspace)
     data = json.loads(reg(workspace, "compare", "churn", "1", "2", "--json").stdout)
-    assert data["params_changed"] == [{"name": "evaluate.threshold", "a": 0.5, "b": 0.3}]
+    assert data["params_changed"] == [{"name": "churn.evaluate.threshold", "a": 0.5, "b": 0.3}]
     assert data["a"]["artifact_md5"] == data["b"]["artifact_md5"]
     f1 = next(r for r in data["metrics"] if r["name"] == "f1")
     assert f1["diff"] != 0
@@ -465,9 +479,9 @@ def test_compare_explains_a_metric_change_by_the_evaluate_stage_params(workspace
 
 def test_validate_uses_the_cards_threshold_so_f1_matches_evaluate(workspace, reg):
     churn = workspace / "pipelines/churn"
-    params = churn / "params.yaml"
+    params = workspace / "params.yaml"
     params.write_text(params.read_text().replace("threshold: 0.5", "threshold: 0.3"))
-    dvc(churn, "repro")
+    dvc(workspace, "repro", "churn-evaluate")
     git(workspace, "commit", "-qam", "lower threshold")
     _register(reg, workspace)
     card = workspace / "models/churn/model.yaml"

@@ -1,4 +1,7 @@
-"""What the churn pipeline's stages share: the columns, the params, and reading the model folder."""
+"""What the churn pipeline's stages share: the columns, the params, and reading the model folder.
+
+The stages are in the repository's root dvc.yaml and run from the root (`dvc repro churn-evaluate`);
+their outputs go beside this code (data/, model/, plots/, metrics.json, evaluation.json)."""
 from __future__ import annotations
 
 import json
@@ -15,8 +18,13 @@ FEATURES = NUMERIC + CATEGORICAL
 
 
 def params(section: str) -> dict:
-    with open(HERE / "params.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)[section]
+    """params.yaml's `churn.<section>`, read where DVC runs the stage (the folder of dvc.yaml): the file
+    and the keys DVC tracks for it."""
+    path = Path("params.yaml")
+    if not path.is_file():
+        raise SystemExit(f"no params.yaml in {Path.cwd()}; run the stage from the repository root (dvc repro)")
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)["churn"][section]
 
 
 def load_model(folder: Path):

@@ -83,11 +83,8 @@ def gather(state: RegistryState, events: list[Event] | None = None) -> Site:
     """Everything the pages need. `events`: the history (newest first) when the caller has it already."""
     root = state.root
     rev = state.rev or "HEAD"
-    commit = git.run(["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], root, check=False).strip() or None
-    when = None
-    if commit:
-        when = git.run(["show", "-s", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "--format=%cd", commit], root,
-                       env={"TZ": "UTC"}).strip() or None
+    commit = git.rev_parse(root, rev)
+    when = git.commit_time(root, commit) if commit else None
     if events is None:
         events = history.events(root, rev=commit, archive_stage=state.settings.archive_stage) if commit else []
     dirty = state.rev is None and commit is not None and bool(git.dirty_paths(root, ["models"], untracked=False))
