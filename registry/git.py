@@ -125,111 +125,12 @@ def operation_in_progress(root: Path) -> str | None:
 def dirty_paths(root: Path, pathspecs: list[str], untracked: bool = True) -> list[str]:
     """Paths under `pathspecs` that differ from HEAD in the index or working tree (or are untracked)."""
     mode = "--untracked-files=all" if untracked else "--untracked-files=no"
-    out = run(["status", "--porcelain=v1", "-z", mode, "--", *pathspecs], root)
+    out = run(["--no-optional-locks", "status", "--porcelain=v1", "-z", mode, "--", *pathspecs], root)
     paths = []
     for entry in out.split("\0"):
         if len(entry) > 3:
             paths.append(entry[3:])
     return paths
-
-
-# -- the guard: ref updates and policy governance (registry/refupdates.py, registry/governance.py) ----------
-
-def rev_commit(root: Path, rev: str) -> str | None:
-    """The commit `rev` names (an annotated tag peeled), or None when it names no commit."""
-    proc = subprocess.run(["git", "rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], cwd=str(root),
-                          capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-def object_type(root: Path, sha: str) -> str:
-    return run(["cat-file", "-t", sha], root).strip()
-
-
-def symbolic_head(root: Path) -> str | None:
-    """The ref HEAD points at (a bare repository's default branch), even when that branch has no commit yet."""
-    proc = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=str(root), capture_output=True, text=True)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
-
-
-def refs_matching(root: Path, pattern: str) -> dict[str, str]:
-    """ref name -> the commit it names (tags peeled), for refs under `pattern` (e.g. refs/tags/)."""
-    out = run(["for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)", pattern], root)
-    found = {}
-    for line in out.splitlines():
-        name, obj, peeled = (line.split("\0") + ["", ""])[:3]
-        found[name] = peeled or obj
-    return found
-
-
-def new_commits(root: Path, tips: list[str], exclude: list[str] | None = None, *, first_parent: bool = False,
-                limit: int | None = None) -> list[str]:
-    """Commits reachable from `tips` but from none of `exclude` (None: from no ref the repository has),
-    newest first. In a pre-receive hook `--all` is the refs before the push."""
-    args = ["rev-list"] + (["--first-parent"] if first_parent else []) + ([f"--max-count={limit}"] if limit else [])
-    return run([*args, *tips, "--not", *(exclude if exclude is not None else ["--all"])], root).split()
-
-
-def parents(root: Path, commit: str) -> list[str]:
-    return run(["rev-list", "--parents", "-n1", commit], root).split()[1:]
-
-
-def raw_changes(root: Path, commits: list[str], pathspec: str = "models") -> dict[str, list[tuple[str, list[str], str]]]:
-    """For each commit: (path, blob in each parent, blob after) of the files under `pathspec` it changed, in
-    one process for the whole list. A merge lists only the files that differ from every parent (its own
-    change, `git log -c`). A missing blob is None."""
-    if not commits:
-        return {}
-    out = run(["log", "--no-walk=unsorted", "--stdin", "--raw", "-z", "--no-renames", "--no-abbrev", "-c",
-               "--format=%x01%H", "--", pathspec], root, input="\n".join(commits) + "\n")
-    found: dict[str, list] = {}
-    for record in out.split("\x01")[1:]:
-        items = record.split("\0")
-        sha = items[0].strip()
-        changes = found.setdefault(sha, [])
-        i = 1
-        while i + 1 < len(items):
-            meta = items[i].strip("\n")
-            if not meta.startswith(":"):
-                i += 1  # a merge's header ends in an extra NUL
-                continue
-            path = items[i + 1]
-            i += 2
-            colons = len(meta) - len(meta.lstrip(":"))
-            fields = meta.lstrip(":").split()
-            blobs = [None if set(b) == {"0"} else b for b in fields[colons + 1:2 * colons + 2]]
-            changes.append((path, blobs[:-1], blobs[-1]))
-    return found
-
-
-def diff_tree(root: Path, commit: str, pathspec: str) -> list[tuple[str, str | None, str | None]]:
-    """(path, blob before, blob after) of the files under `pathspec` a commit changed against its first parent."""
-    ps = parents(root, commit)
-    args = ["diff-tree", "-r", "--raw", "-z", "--no-renames", "--no-abbrev"]
-    args += [ps[0], commit] if ps else ["--root", "--no-commit-id", commit]
-    items = run([*args, "--", pathspec], root).split("\0")
-    changes = []
-    for i in range(0, len(items) - 1, 2):
-        fields = items[i].lstrip(":").split()
-        if len(fields) < 5:
-            continue
-        old, new = fields[2], fields[3]
-        changes.append((items[i + 1], None if set(old) == {"0"} else old, None if set(new) == {"0"} else new))
-    return changes
-
-
-def first_author_adding(root: Path, rev: str, path: str) -> tuple[str, str] | None:
-    """(commit, author email) of the earliest commit in `rev`'s history that added `path`."""
-    out = run(["log", "--reverse", "--diff-filter=A", "--format=%H%x00%ae", rev, "--", path], root)
-    first = out.split("\n", 1)[0]
-    if "\0" not in first:
-        return None
-    sha, email = first.split("\0", 1)
-    return sha, email
-
-
-def blob_text(root: Path, sha: str) -> str:
-    return run(["cat-file", "blob", sha], root)
 
 
 # -- signatures (registry/signing.py judges them) ---------------------------------------------------
@@ -365,7 +266,7 @@ def tags_by_commit(root: Path) -> dict[str, list[str]]:
 def is_modified(cwd: Path, pathspecs: list[str], untracked: bool = True) -> bool:
     """Whether anything under `pathspecs` (relative to `cwd`) differs from HEAD; False outside a repository."""
     mode = "--untracked-files=all" if untracked else "--untracked-files=no"
-    proc = subprocess.run(["git", "status", "--porcelain", mode, "--", *pathspecs], cwd=str(cwd),
+    proc = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", mode, "--", *pathspecs], cwd=str(cwd),
                           capture_output=True, text=True)
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
@@ -398,10 +299,12 @@ def ls_tree(root: Path, rev: str, path: str = "models") -> dict[str, str] | None
 
 @dataclass
 class Change:
-    """One file a commit changed: its blob ids before and after (None when added or removed)."""
+    """One file a commit changed: its blob ids before and after (None when added or removed). For a merge's
+    combined diff (`-c`), `olds` holds the blob in each parent and `old` the first parent's."""
     path: str
     old: str | None
     new: str | None
+    olds: list | None = None
 
 
 def _blob_id(sha: str) -> str | None:
@@ -418,13 +321,15 @@ def parse_raw(out: str) -> list[tuple[str | None, Change]]:
     while i < len(tokens):
         tok = tokens[i].strip("\n")
         if tok.startswith(":") and i + 1 < len(tokens):
-            meta = tok[1:].split()
-            if len(meta) >= 5:
-                found.append((commit, Change(tokens[i + 1], _blob_id(meta[2]), _blob_id(meta[3]))))
+            parents = len(tok) - len(tok.lstrip(":"))  # one colon per parent: `-c` prints a merge's combined diff
+            meta = tok.lstrip(":").split()
+            if len(meta) >= 2 * parents + 3:
+                blobs = [_blob_id(b) for b in meta[parents + 1:2 * parents + 2]]
+                found.append((commit, Change(tokens[i + 1], blobs[0], blobs[-1], blobs[:-1])))
             i += 2
             continue
         if tok:
-            commit = tok
+            commit = tok.lstrip("\x01")
         i += 1
     return found
 
@@ -781,7 +686,7 @@ def remote_default_branch(root: Path, remote: str) -> str | None:
 def dirty_paths_later(root: Path, pathspecs: list[str]):
     """`dirty_paths(untracked=False)` started now and answered when called: git stats every tracked file
     (0.1-0.3 s at 10,000 versions) while the caller reads the registry in Python."""
-    proc = subprocess.Popen(["git", "status", "--porcelain=v1", "-z", "--untracked-files=no", "--", *pathspecs],
+    proc = subprocess.Popen(["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no", "--", *pathspecs],
                             cwd=str(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def answer() -> list[str]:
@@ -791,3 +696,78 @@ def dirty_paths_later(root: Path, pathspecs: list[str]):
             raise GitError(f"git status failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}")
         return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
     return answer
+# -- the guard: ref updates and policy governance (registry/refupdates.py, registry/governance.py) ----------
+
+def rev_commit(root: Path, rev: str) -> str | None:
+    """The commit `rev` names (an annotated tag peeled), or None when it names no commit."""
+    proc = subprocess.run(["git", "rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], cwd=str(root),
+                          capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def object_type(root: Path, sha: str) -> str:
+    return run(["cat-file", "-t", sha], root).strip()
+
+
+def symbolic_head(root: Path) -> str | None:
+    """The ref HEAD points at (a bare repository's default branch), even when that branch has no commit yet."""
+    proc = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=str(root), capture_output=True, text=True)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def refs_matching(root: Path, pattern: str) -> dict[str, str]:
+    """ref name -> the commit it names (tags peeled), for refs under `pattern` (e.g. refs/tags/)."""
+    out = run(["for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)", pattern], root)
+    found = {}
+    for line in out.splitlines():
+        name, obj, peeled = (line.split("\0") + ["", ""])[:3]
+        found[name] = peeled or obj
+    return found
+
+
+def new_commits(root: Path, tips: list[str], exclude: list[str] | None = None, *, first_parent: bool = False,
+                limit: int | None = None) -> list[str]:
+    """Commits reachable from `tips` but from none of `exclude` (None: from no ref the repository has),
+    newest first. In a pre-receive hook `--all` is the refs before the push."""
+    args = ["rev-list"] + (["--first-parent"] if first_parent else []) + ([f"--max-count={limit}"] if limit else [])
+    return run([*args, *tips, "--not", *(exclude if exclude is not None else ["--all"])], root).split()
+
+
+def parents(root: Path, commit: str) -> list[str]:
+    return run(["rev-list", "--parents", "-n1", commit], root).split()[1:]
+
+
+def raw_changes(root: Path, commits: list[str], pathspec: str = "models") -> dict[str, list[tuple[str, list[str], str]]]:
+    """For each commit: (path, blob in each parent, blob after) of the files under `pathspec` it changed, in
+    one process for the whole list. A merge lists only the files that differ from every parent (its own
+    change, `git log -c`). A missing blob is None."""
+    if not commits:
+        return {}
+    out = run(["log", "--no-walk=unsorted", "--stdin", "--raw", "-z", "--no-renames", "--no-abbrev", "-c",
+               "--format=%x01%H", "--", pathspec], root, input="\n".join(commits) + "\n")
+    found: dict[str, list] = {}
+    for sha, ch in parse_raw(out):
+        found.setdefault(sha, []).append((ch.path, ch.olds, ch.new))
+    for sha in commits:
+        found.setdefault(sha, [])
+    return found
+
+
+def diff_tree(root: Path, commit: str, pathspec: str) -> list[tuple[str, str | None, str | None]]:
+    """(path, blob before, blob after) of the files under `pathspec` a commit changed against its first parent."""
+    ps = parents(root, commit)
+    return [(ch.path, ch.old, ch.new) for ch in tree_changes(root, commit, ps[0] if ps else None, [pathspec])]
+
+
+def first_author_adding(root: Path, rev: str, path: str) -> tuple[str, str] | None:
+    """(commit, author email) of the earliest commit in `rev`'s history that added `path`."""
+    out = run(["log", "--reverse", "--diff-filter=A", "--format=%H%x00%ae", rev, "--", path], root)
+    first = out.split("\n", 1)[0]
+    if "\0" not in first:
+        return None
+    sha, email = first.split("\0", 1)
+    return sha, email
+
+
+def blob_text(root: Path, sha: str) -> str:
+    return run(["cat-file", "blob", sha], root)

@@ -67,12 +67,17 @@ def rules(root: Path, settings: Settings | None = None) -> Rules:
     """The ref rules of the server repository at `root`, from its default branch before the push."""
     head = git.symbolic_head(root)
     default = head.removeprefix("refs/heads/") if head and head.startswith("refs/heads/") else None
+    candidates = [default] if default else []
+    if default is None or git.rev_commit(root, head) is None:
+        # HEAD names a branch nobody pushed (a server made with another default name): guard the usual ones
+        candidates += [b for b in ("main", "master") if b not in candidates]
     if settings is None:
-        settings = _settings_at(root, head)
+        settings = _settings_at(root, next((f"refs/heads/{b}" for b in candidates
+                                            if git.rev_commit(root, f"refs/heads/{b}")), None))
     if settings.protected_branches is not None:
         protected, source = list(settings.protected_branches), "protected_branches in models/registry.yaml"
     else:
-        protected, source = ([default] if default else []), "the default branch"
+        protected, source = candidates, "the default branch"
     return Rules(head, protected, list(settings.allowed_refs), source)
 
 

@@ -21,12 +21,12 @@ class Settings:
     push: bool = False
     git_remote: str = "origin"
     webhooks: list = field(default_factory=list)
+    push_timeout: float = 60.0  # seconds a rejected push is replayed and retried before giving up
     # The guard (registry/governance.py, registry/refupdates.py), always read at the base of a change:
     admins: list[str] = field(default_factory=list)          # who may change registry.yaml, allowed_signers
     protected_branches: list[str] | None = None              # None: the server's default branch
     allowed_refs: list[str] = field(default_factory=list)    # refs outside refs/heads/, refs/tags/ to accept
     signing: Any = None  # signing.SigningPolicy (registry/signing.py): who must sign which changes
-    push_timeout: float = 60.0  # seconds a rejected push is replayed and retried before giving up
     raw: dict = field(default_factory=dict)
 
     @property
@@ -53,6 +53,10 @@ def from_dict(data: dict, where: str = SETTINGS_PATH) -> Settings:
     s.push = bool(data.get("push", False))
     s.git_remote = data.get("git_remote", "origin")
     s.webhooks = data.get("webhooks") or []
+    timeout = data.get("push_timeout", s.push_timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 3600:
+        raise CorruptState(f"{where}: 'push_timeout' must be a number of seconds from 0 to 3600, not {timeout!r}")
+    s.push_timeout = float(timeout)
     s.admins = _patterns(data, "admins", where, "emails such as [ada@example.com]")
     if data.get("protected_branches") is not None:
         s.protected_branches = _patterns(data, "protected_branches", where, "branch names such as [main, 'release/*']")
@@ -63,10 +67,6 @@ def from_dict(data: dict, where: str = SETTINGS_PATH) -> Settings:
     bad = [r for r in s.allowed_refs if not r.startswith("refs/")]
     if bad:
         raise CorruptState(f"{where}: allowed_refs: {bad[0]!r} is not a full ref pattern such as 'refs/notes/*'")
-    timeout = data.get("push_timeout", s.push_timeout)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 3600:
-        raise CorruptState(f"{where}: 'push_timeout' must be a number of seconds from 0 to 3600, not {timeout!r}")
-    s.push_timeout = float(timeout)
     return s
 
 

@@ -96,14 +96,16 @@ def _commit(root, message):
 
 # -- item 1: policy is governed --------------------------------------------------------------------
 
-def test_an_outsider_cannot_grant_herself_a_permission_or_drop_a_gate(server):
+def test_an_outsider_cannot_grant_herself_a_permission_or_drop_a_gate(server, reg):
     bare, clone = server
     _as(clone, "eve")
     _edit(clone, "models/churn/model.yaml", lambda d: d["permissions"]["production"].append("eve@example.com"))
     sha = _commit(clone, "let me ship")
-    _refused(bare, clone, "HEAD:main",
-             says=f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com: only an owner of churn "
-                  "may change its owners, permissions, gates or validation (owners at the base: ada@example.com)")
+    says = (f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com: only an owner of churn may "
+            "change its owners, permissions, gates or validation (owners at the base: ada@example.com)")
+    _refused(bare, clone, "HEAD:main", says=says)
+    result = reg(clone, "check", "--base", "origin/main")  # the same rule in CI
+    assert result.exit_code == 1 and f"problem: {says}\n" in result.stdout
     git(clone, "reset", "-q", "--hard", "origin/main")
     _edit(clone, "models/churn/model.yaml", lambda d: d.pop("gates"))
     _commit(clone, "no more gates")
@@ -356,3 +358,10 @@ def test_regs_own_operations_pass_the_guard(tmp_path, registry, reg, artifact):
     git(registry, "merge", "-q", "--no-ff", "-m", "Merge proposal", f"origin/{branch}")
     _accepted(registry, "HEAD:main")
     assert reg(registry, "check", "--base", git(registry, "rev-list", "--max-parents=0", "HEAD").strip()).exit_code == 0
+
+
+def test_main_is_guarded_on_a_server_whose_head_names_another_branch(server):
+    bare, clone = server
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/master")  # made by a git whose default name was master
+    git(clone, "reset", "-q", "--hard", "HEAD~1")
+    _refused(bare, clone, "-f", "HEAD:main", says="refs/heads/main: non-fast-forward push to protected branch main")

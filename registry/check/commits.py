@@ -99,7 +99,7 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
 
 def _verify_signers(rng: Range, base: str | None, commits: list[LogEntry]):
     """Where the base requires signing (registry/signers.py): each commit's signature, and its verified
-    signer set on it first, so every rule after judges that identity, not the typed author."""
+    signer set on it first, so every rule after judges that identity (governance.actor), not the typed author."""
     start = base or (commits[0].parents[0] if commits and commits[0].parents else None)
     trust = signers.trust_at(rng.root, rng.state(start)) if start else None
     sigs = signers.verify_commits(rng.root, trust, [c.sha for c in commits]) if trust else {}
@@ -230,15 +230,14 @@ def _judge_move(rng: Range, c: LogEntry, report: Report, name, number, old, new,
     candidate.stage = old_stage
     model = ModelState(name, card, dict(before.versions) if before else {})
     state = rng.state(parent) if parent else rng.state(c.sha)
-    who = c.signer or c.email  # the verified signer where the registry has signers: it names its author
-    move = Move(name, number, old_stage, new_stage, c.sha, who, reason, forced=forced)
+    move = Move(name, number, old_stage, new_stage, c.sha, governance.actor(c), reason, forced=forced)
     report.moves.append(move)
     try:
         if rollback:
             perms = policy.parse_permissions(name, card)
-            move.checks = [policy.allowed(name, card, new_stage, who)] if perms is not None else []
+            move.checks = [policy.allowed(name, card, new_stage, governance.actor(c))] if perms is not None else []
         else:
-            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=who)
+            move.checks = policy.gate_checks(state, model, candidate, new_stage, reason=reason, actor=governance.actor(c))
     except CorruptState as exc:
         report.problems.append(Problem(f"models/{name}/model.yaml", str(exc).removeprefix(f"models/{name}/model.yaml: "),
                                        c.sha))
