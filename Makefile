@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: venv demo test bench screenshots clean
+.PHONY: venv demo test bench screenshots serve clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ bench: venv
 # The README's pictures of `reg site`, taken by the browser tests in headless Chromium (apt-get install chromium).
 screenshots: venv
 	REG_SITE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/test_site_browser.py -k screenshot
+
+# The example churn service on 127.0.0.1, following REPO's production model (`make demo` prints a REPO).
+REPO ?=
+PORT ?= 8000
+serve: venv
+	@test -n "$(REPO)" || { echo "usage: make serve REPO=/path/to/registry [PORT=8000] (make demo prints one)"; exit 2; }
+	REG_REPO="$(REPO)" REG_INTERVAL=5 $(VENV)/bin/uvicorn serve:app --app-dir pipelines/churn --host 127.0.0.1 --port $(PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

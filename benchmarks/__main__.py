@@ -42,6 +42,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache", type=Path, default=fixtures.DEFAULT_CACHE, help="where built fixtures are kept")
     p.add_argument("--out", type=Path, default=HERE / "results.md", help="markdown file to write ('-': none)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--no-serving", action="store_true", help="skip the `reg sync` rows (git push to served)")
     return p.parse_args(argv)
 
 
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_peers:
             rows += gto_bench.rows(args.cache, work, args.gto_sizes, args.reps, args.budget, log)
             rows += mlflow_bench.rows(args.cache, work, args.mlflow_versions, args.reps, args.budget, log)
+        if not args.no_serving:
+            from . import serving_bench
+
+            rows += serving_bench.rows(work, args.reps, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()

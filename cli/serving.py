@@ -1,4 +1,4 @@
-"""`reg pull` and `reg predict`: what a serving host or a batch job runs. They register on the app in main.py."""
+"""`reg pull`, `reg sync` and `reg predict`: what a serving host or a batch job runs (commands on cli/app.py's app)."""
 from __future__ import annotations
 
 import contextlib
@@ -80,3 +80,63 @@ def predict(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/produ
     if not quiet:
         typer.echo(f"Wrote {result.rows} predictions ({result.column}) from {result.manifest.model} "
                    f"v{result.manifest.version} to {result.output}")
+
+
+@app.command()
+def sync(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/production, churn@champion"),
+         to: Path = typer.Option(..., "--to", help="Serving folder: versions/, the `current` link, status.json."),
+         watch: bool = typer.Option(False, "--watch", help="Keep following (until SIGTERM)."),
+         interval: float = typer.Option(30.0, "--interval", min=0.2, help="Seconds between checks (jittered)."),
+         listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT",
+                                              help="With --watch: a POST here checks at once (webhooks)."),
+         exec_cmd: Optional[str] = typer.Option(None, "--exec", metavar="CMD",
+                                                help="Run after each swap (REG_VERSION, REG_PATH, ... set); "
+                                                     "if it fails, swap back."),
+         exec_timeout: float = typer.Option(60.0, "--exec-timeout", min=0.1, help="Seconds --exec may take."),
+         keep: int = typer.Option(3, "--keep", min=2, help="Version folders kept on disk for instant rollback."),
+         as_json: bool = typer.Option(False, "--json", help="Print status.json after a one-off sync.")):
+    """Keep a folder at the version REF names at the registry remote's head: pull, verify, swap atomically."""
+    import logging
+
+    from registry import git, serving, watching
+    from registry.errors import UsageError
+    from registry.serving_dir import ServingDir
+
+    if listen and not watch:
+        raise UsageError("--listen only makes sense with --watch")
+    address = watching.parse_listen(listen) if listen else None
+    root = git.toplevel(Path(ctx.obj["repo"]).resolve())
+    sdir = ServingDir.open(to, serving.check_ref(root, ref), registry_root=root)
+    after = watching.exec_hook(exec_cmd, timeout=exec_timeout, ref=ref, directory=sdir.path) if exec_cmd else None
+    if watch:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_utc_formatter("%(asctime)s reg sync: %(message)s"))
+        logger = logging.getLogger("registry.serving")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    with sdir.locked():
+        syncer = serving.Syncer(root, ref, sdir, keep=keep, interval=interval, after_swap=after)
+        if watch:
+            watching.Watch(syncer, listen=address).run()
+            return
+        outcome = syncer.sync(forced=True)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(sdir.status(), indent=2, sort_keys=True))
+        return
+    m = outcome.manifest
+    stage = f" ({m.stage})" if m.stage not in ("none", "") else ""
+    verb = "Now serving" if outcome.changed else "Already serving"
+    typer.echo(f"{verb} {m.model} v{m.version}{stage}, verified {m.md5}, at {sdir.path / 'current'} -> "
+               f"versions/{outcome.name}")
+
+
+def _utc_formatter(fmt: str):
+    """ISO-8601 UTC timestamps: a host's log is read beside the registry's history, which is in UTC."""
+    import logging
+    import time
+
+    formatter = logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    return formatter

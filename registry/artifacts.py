@@ -274,6 +274,41 @@ def _is_lightgbm(path: Path) -> bool:
     return False
 
 
+MAX_LISTING_BYTES = 64 << 20
+
+
+def evict_damaged(root: Path, dir_md5: str) -> int:
+    """Remove from the local DVC cache the objects of one artifact whose bytes do not hash to their names
+    (a damaged remote, a torn download). DVC trusts its cache, so without this a pull retried after the
+    remote is repaired would check the same bad bytes out again. Returns how many objects went."""
+    import json
+    import re
+
+    if not re.fullmatch(r"[0-9a-f]{32}\.dir", dir_md5 or ""):
+        return 0
+    repo = _repo(root)
+    try:
+        odb = repo.cache.local
+        listing = Path(odb.oid_to_path(dir_md5))
+        oids = []
+        if listing.is_file() and listing.stat().st_size <= MAX_LISTING_BYTES:
+            try:
+                entries = json.loads(listing.read_bytes())
+                oids = [e["md5"] for e in entries if isinstance(e, dict) and re.fullmatch(r"[0-9a-f]{32}",
+                                                                                          str(e.get("md5")))]
+            except (ValueError, TypeError):
+                oids = []
+        removed = 0
+        for oid, path in [(o, Path(odb.oid_to_path(o))) for o in oids] + [(dir_md5[:-4], listing)]:
+            with contextlib.suppress(OSError):
+                if path.is_file() and file_md5(path) != oid:
+                    path.unlink()
+                    removed += 1
+        return removed
+    finally:
+        repo.close()
+
+
 def file_md5(path: Path) -> str:
     """A file's md5, as dvc.lock records a file dependency (streamed, for large data sets)."""
     import hashlib

@@ -34,7 +34,14 @@ def pull_version(root: Path, manifest: ModelVersion, *, remote: str | None = Non
         remote = read(root).remote
     artifacts.pull(root, [pointer], remote, progress=progress, what=label, force=force)
     folder = root / manifest.artifact_path
-    verify(folder, manifest)
+    try:
+        verify(folder, manifest)
+    except IntegrityError:
+        # Bad bytes from the remote: drop them from the cache and the working tree, or DVC (which trusts
+        # both) would serve them again to a retry made after the remote is repaired.
+        artifacts.evict_damaged(root, manifest.md5 or "")
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return folder
 
 

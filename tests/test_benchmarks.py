@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from benchmarks import synth
 from benchmarks.__main__ import main
 from benchmarks.reg_bench import registry_fixture
@@ -23,8 +25,8 @@ OPERATIONS = [
 
 def test_reg_half_writes_a_row_per_operation(tmp_path, capsys):
     out = tmp_path / "results.md"
-    assert main(["--sizes", "20", "--reps", "1", "--no-peers", "--quiet", "--cache", str(tmp_path / "cache"),
-                 "--out", str(out)]) == 0
+    assert main(["--sizes", "20", "--reps", "1", "--no-peers", "--no-serving", "--quiet", "--cache",
+                 str(tmp_path / "cache"), "--out", str(out)]) == 0
     text = out.read_text()
     assert capsys.readouterr().out == text + "\n"  # the same table on stdout
     rows = [ln for ln in text.splitlines() if ln.startswith("| reg |")]
@@ -55,3 +57,14 @@ def test_fixtures_are_cached_between_runs(tmp_path):
     first, built = registry_fixture(tmp_path, 5)
     again, built_again = registry_fixture(tmp_path, 5)
     assert built and not built_again and first == again
+
+
+@pytest.mark.slow
+def test_serving_rows_time_a_pushed_promotion_to_served_and_count_failed_reads(tmp_path):
+    from benchmarks import serving_bench
+
+    rows = serving_bench.rows(tmp_path, 1, lambda msg: None)
+    assert [r.operation.split(": ", 1)[1].split()[0] for r in rows] == ["reg", "POST"]
+    for r in rows:
+        assert len(r.sample.seconds) == 1 and 0 < r.sample.median < 60
+        assert "that failed during the 2 swaps: 0 of " in r.note, r.note
