@@ -29,13 +29,17 @@ def history(ctx: typer.Context, model: Optional[str] = typer.Argument(None, help
     if not events:
         typer.echo("No registry events" + (f" for {model}" if model else "") + ".")
         return
+    from registry import signing
+
+    signed = any(e.signed is not None for e in events)  # only where the registry has allowed signers
     rows = []
     for e in events:
         what = e.detail if e.action in ("alias", "annotate") and e.detail else ""
         rows.append([e.time, e.actor, e.action, *([] if model else [e.model]), render.vnum(e.version),
-                     e.from_stage or "-", e.to_stage or what or "-", e.reason or "-", e.commit[:8], e.tag or "-"])
+                     e.from_stage or "-", e.to_stage or what or "-", e.reason or "-", e.commit[:8], e.tag or "-",
+                     *([signing.summary(e.signed)] if signed else [])])
     render.table(None, ["time", "actor", "action", *([] if model else ["model"]), "version", "from", "to",
-                         "reason", "commit", "tag"], rows)
+                         "reason", "commit", "tag", *(["signed by"] if signed else [])], rows)
 
 
 @app.command()
@@ -72,5 +76,9 @@ def show_at(reg, state, ref: str, v, as_json: bool) -> None:
     if ev is None:
         typer.echo(f"# at commit {state.rev[:8]}; no registry event found that put v{v.version} {where}")
         return
+    from registry import signing
+
+    signed = f"; signed by: {signing.summary(ev.signed)}" if ev.signed is not None else ""
     typer.echo(f"# at commit {state.rev[:8]}: v{v.version} {where} since {ev.time}, by {ev.actor} "
-               f"({ev.action}, commit {ev.commit[:8]}{', tag ' + ev.tag if ev.tag else ''}); reason: {ev.reason}")
+               f"({ev.action}, commit {ev.commit[:8]}{', tag ' + ev.tag if ev.tag else ''}); reason: {ev.reason}"
+               f"{signed}")

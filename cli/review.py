@@ -59,7 +59,8 @@ def hook_install(bare_repo: Path = typer.Argument(..., help="The server's bare r
 
     target = hook.install(bare_repo, force=force)
     typer.echo(f"Installed {target}: every push is now judged: `reg check` on each pushed branch, and the ref "
-               "rules (protected branches, registry tags, other refs)")
+               "rules (protected branches, registry tags, other refs), and signatures where models/registry.yaml "
+               "requires them")
 
 
 def proposal(p, as_json: bool = False) -> None:

@@ -137,6 +137,9 @@ class Registry:
             from .changes import check_push_target
 
             check_push_target(self.root, settings.git_remote)  # before the artifact is copied and pushed
+        from . import signing
+
+        signing.preflight(self.root, settings)  # a registry that requires signing, and no key: before the copy too
         staged = incoming.stage(self.root, path, remote=settings.remote, fmt=fmt,
                                 signature=signature, params_file=Path(params_file) if params_file else None, **kw)
         try:

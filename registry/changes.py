@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import git, journal
+from . import git, journal, signing
 from .errors import GitError, PolicyError, RegistryError, StateError, StorageError, UsageError
 from .state import RegistryState, read_state
 
@@ -157,6 +157,7 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
 
     The commit's tree is the parent's with only the changed folders rewritten (`git.tree_with`): the cost
     grows with the change, not with the number of versions."""
+    commit_flags, tag_flags = signing.flags_for_change(root, cs)  # refuses here, before any write
     parent = entry.parent
     originals: dict[str, bytes | None] = {}
     for rel in cs.paths:
@@ -177,7 +178,7 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
         changed: dict = {rel: ("100644", sha) for rel, sha in blobs.items()}
         changed.update({rel: None for rel in cs.deletes})
         tree = git.tree_with(root, parent, changed)
-        args = [*git.DURABLE, "commit-tree", tree, "-F", "-"] + (["-p", parent] if parent else [])
+        args = [*git.DURABLE, "commit-tree", *commit_flags, tree, "-F", "-"] + (["-p", parent] if parent else [])
         try:
             committed = git.run(args, root, input=cs.message()).strip()
         except GitError as exc:
@@ -185,6 +186,8 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
                 raise StateError("git does not know who you are, and every registry change records it: run "
                                  "`git config user.name \"Your Name\"` and `git config user.email you@example.com`"
                                  ) from None
+            if commit_flags:
+                raise StateError(signing.failed(exc)) from None
             raise
         entry.commit = committed
         journal.save(root, entry)
@@ -196,7 +199,7 @@ def _commit(root: Path, cs: ChangeSet, entry: journal.Entry) -> str:
                 input="\0".join(cs.paths) + "\0")
         journal.crash_point("index")
         for tag in cs.tags:
-            git.run([*git.DURABLE, "tag", "-a", tag.name, "-m", tag.message, committed], root)
+            git.run([*git.DURABLE, "tag", *(tag_flags or ["-a"]), tag.name, "-m", tag.message, committed], root)
         journal.crash_point("tags")
         return committed
     except BaseException as exc:
@@ -250,6 +253,7 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         refuse_dirty = preflight(root, list(scope))
         try:
             state = read_state(root)
+            signing.preflight(root, state.settings)  # no key where signing is required: refuse before building
             cs = _build(root, build, state, scope)
         finally:
             refuse_dirty()  # a dirty registry is the first thing to say, whatever the build found

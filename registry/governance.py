@@ -40,9 +40,9 @@ class Authority:
 
 
 def actor(commit) -> str:
-    """The identity a change is judged by: its commit's author email.
-    With signing (issue 16) this becomes the verified signer's principal, checked against the author."""
-    return policy.email_of(commit.email)
+    """The identity a change is judged by: the verified signer's principal where the registry has signers
+    (registry/signers.py: it must name the author), else the commit's author email."""
+    return policy.email_of(getattr(commit, "signer", None) or commit.email)
 
 
 def registry_authority(root: Path, base_state) -> Authority | None:

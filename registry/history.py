@@ -79,6 +79,9 @@ class Event:
     alias: str | None = None
     detail: str = ""
     subject: str = ""
+    # Who signed its commit and whether that verified against models/allowed_signers (signing.describe);
+    # None when the registry has no allowed signers (then nothing is verified, and history stays fast).
+    signed: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -390,8 +393,8 @@ def _pick_tag(names: list[str], ev: Event) -> str | None:
 
 
 def events(root: Path, model: str | None = None, *, stage: str | None = None, since: dt.datetime | None = None,
-           rev: str = "HEAD", archive_stage: str = "archived") -> list[Event]:
-    """Every registry event reachable from `rev`, newest first."""
+           rev: str = "HEAD", archive_stage: str = "archived", signatures: bool = True) -> list[Event]:
+    """Every registry event reachable from `rev`, newest first (with who signed each, `signatures`)."""
     commits = log(root, model, rev=rev, since=since)
     explained = explain(commits, root, archive_stage)
     tags = git.tags_by_commit(root)
@@ -406,19 +409,39 @@ def events(root: Path, model: str | None = None, *, stage: str | None = None, si
                 continue
             ev.tag = _pick_tag(tags.get(c.sha, []), ev)
             out.append(ev)
+    if signatures:
+        add_signatures(root, out, rev)
     return out
+
+
+def add_signatures(root: Path, evs: list[Event], rev: str = "HEAD") -> None:
+    """Say who signed each event's commit, checked against models/allowed_signers at `rev` (git's own
+    verification: a key's validity at the time of the commit). One `git log` for all of them."""
+    from . import signers, signing
+
+    if not evs:
+        return
+    try:
+        text = signers.signers_text(root, rev)
+    except CorruptState:
+        return
+    if text is None:
+        return
+    with signing.allowed_signers_file(text) as path:
+        sigs = git.commit_signatures(root, sorted({e.commit for e in evs}), path)
+    for e in evs:
+        e.signed = signing.describe(sigs.get(e.commit))
 
 
 def placed(root: Path, model: str, version: int, *, stage: str | None = None, alias: str | None = None,
            rev: str = "HEAD", archive_stage: str = "archived") -> Event | None:
     """The event that put `version` where it is at `rev`: into `stage`, under `alias`, or its registration."""
-    for ev in events(root, model, stage=stage, rev=rev, archive_stage=archive_stage):
+    for ev in events(root, model, stage=stage, rev=rev, archive_stage=archive_stage, signatures=False):
         if ev.version != version:
             continue
-        if stage is not None and ev.to_stage == stage:
-            return ev
-        if alias is not None and ev.alias == alias and "removed" not in ev.detail:
-            return ev
-        if stage is None and alias is None and ev.action == "register":
+        if (stage is not None and ev.to_stage == stage
+                or alias is not None and ev.alias == alias and "removed" not in ev.detail
+                or stage is None and alias is None and ev.action == "register"):
+            add_signatures(root, [ev], rev)
             return ev
     return None

@@ -75,11 +75,12 @@ def pre_receive(root: Path, updates: str) -> tuple[bool, str]:
     """Judge the `old new ref` lines git gives a pre-receive hook; (accepted, message for the pusher).
     Every ref update keeps the ref rules (registry/refupdates.py); every pushed branch passes `reg check`
     from its base: the old tip, or for a new branch the commit it starts from on the server."""
-    from . import git, refupdates
+    from . import git, refupdates, signers
 
     root = Path(root)
     pushed = refupdates.parse(updates)
     out = [f"reg guard refused {line}" for line in refupdates.judge(root, pushed)]
+    out += [f"reg guard refused {line}" for line in signers.judge_tag_updates(root, pushed)]
     checked_badly = False
     for u in pushed:
         if not u.ref.startswith("refs/heads/") or u.deleted:

@@ -261,7 +261,9 @@ def finish_local(root: Path, entry: Entry) -> list[str]:
     made = []
     for tag in entry.tags:
         if not git.ok(["rev-parse", "-q", "--verify", f"refs/tags/{tag['name']}"], root):
-            git.run(["tag", "-a", tag["name"], "-m", tag["message"], entry.commit], root)
+            signed = "\ngpgsig " in git.run(["cat-file", "commit", entry.commit], root)  # sign as the commit was
+            if not (signed and git.ok(["tag", "-s", tag["name"], "-m", tag["message"], entry.commit], root)):
+                git.run(["tag", "-a", tag["name"], "-m", tag["message"], entry.commit], root)
             made.append(tag["name"])
     if entry.paths and git.head(root) == entry.commit:
         # After a power cut the working files may be older than the commit: make them the commit's.

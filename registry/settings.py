@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import yamlio
 from .errors import CorruptState
@@ -25,6 +26,7 @@ class Settings:
     admins: list[str] = field(default_factory=list)          # who may change registry.yaml, allowed_signers
     protected_branches: list[str] | None = None              # None: the server's default branch
     allowed_refs: list[str] = field(default_factory=list)    # refs outside refs/heads/, refs/tags/ to accept
+    signing: Any = None  # signing.SigningPolicy (registry/signing.py): who must sign which changes
     raw: dict = field(default_factory=dict)
 
     @property
@@ -59,6 +61,9 @@ def from_dict(data: dict, where: str = SETTINGS_PATH) -> Settings:
     if data.get("protected_branches") is not None:
         s.protected_branches = _patterns(data, "protected_branches", where, "branch names such as [main, 'release/*']")
     s.allowed_refs = _patterns(data, "allowed_refs", where, "ref patterns such as ['refs/notes/*']")
+    from .signing import policy as signing_policy
+
+    s.signing = signing_policy(data, where)
     bad = [r for r in s.allowed_refs if not r.startswith("refs/")]
     if bad:
         raise CorruptState(f"{where}: allowed_refs: {bad[0]!r} is not a full ref pattern such as 'refs/notes/*'")
@@ -99,4 +104,6 @@ git_remote: origin
 # admins: [you@example.com]
 # Branches whose history is never rewritten or deleted (default: the server's default branch).
 # protected_branches: [main]
+# Registry commits and tags need a signature from a key in models/allowed_signers (README: "Signed promotions").
+# signing: required            # or per stage: {{production: required}}
 """

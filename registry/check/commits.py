@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from .. import git, governance, history, policy, rules
+from .. import git, governance, history, policy, rules, signers
 from ..errors import CorruptState, RegistryError
 from ..git import LogEntry
 from ..manifest import version_from_dict
@@ -85,6 +85,7 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
     spec = [head, "--not", "--all"] if exclude_all else [f"{base}..{head}"]
     commits = git.log(root, spec, order="--topo-order", reverse=True)
     report.commits = len(commits)
+    trust, sigs = _verify_signers(rng, base, commits)
     for c in commits:
         if len(c.parents) > 1:
             _check_merge(rng, c, report)  # its parents' commits are judged one by one
@@ -92,7 +93,30 @@ def check_range(root: Path, head: str, base: str | None, report: Report, *, excl
         _check_commit(rng, c, report)
     # Who may change the rules themselves, and stages as the base knows them (registry/governance.py).
     report.problems += [Problem(*found) for found in governance.judge(root, base, commits, rng.state, rng.cache)]
+    _judge_signatures(rng, trust, sigs, commits, report, judge_tags=not exclude_all)
     return rng
+
+
+def _verify_signers(rng: Range, base: str | None, commits: list[LogEntry]):
+    """Where the base requires signing (registry/signers.py): each commit's signature, and its verified
+    signer set on it first, so every rule after judges that identity (governance.actor), not the typed author."""
+    start = base or (commits[0].parents[0] if commits and commits[0].parents else None)
+    trust = signers.trust_at(rng.root, rng.state(start)) if start else None
+    sigs = signers.verify_commits(rng.root, trust, [c.sha for c in commits]) if trust else {}
+    for c in commits:
+        c.signer = signers.verified_signer(sigs.get(c.sha))
+    return trust, sigs
+
+
+def _judge_signatures(rng: Range, trust, sigs, commits: list[LogEntry], report: Report, *, judge_tags: bool) -> None:
+    """Unsigned or badly signed commits where required, and the registry tags on them (the hook judges the
+    tags a push brings as ref updates instead: judge_tags False)."""
+    unsigned, required = signers.judge_commits(rng.root, trust, commits, sigs, report.moves)
+    report.problems += [Problem(*found) for found in unsigned]
+    if trust is not None and judge_tags:
+        tags = signers.tags_on(rng.root, {c.sha for c in commits})
+        report.problems += [Problem(f"refs/tags/{name}", why) for name, why in
+                            signers.judge_tags(rng.root, trust, tags, required)]
 
 
 def _check_merge(rng: Range, c: LogEntry, report: Report) -> None:
@@ -206,7 +230,7 @@ def _judge_move(rng: Range, c: LogEntry, report: Report, name, number, old, new,
     candidate.stage = old_stage
     model = ModelState(name, card, dict(before.versions) if before else {})
     state = rng.state(parent) if parent else rng.state(c.sha)
-    move = Move(name, number, old_stage, new_stage, c.sha, c.email, reason, forced=forced)
+    move = Move(name, number, old_stage, new_stage, c.sha, governance.actor(c), reason, forced=forced)
     report.moves.append(move)
     try:
         if rollback:
