@@ -206,6 +206,21 @@ def test_import_an_mlflow_registry_with_its_history(registry, tracking, reg, mon
     assert json.loads(more.stdout)["done"] == ["registered fraud v4", "fraud@champion -> v4"]
 
 
+def test_import_draws_no_progress_bars_off_a_terminal(registry, tracking, reg):
+    """MLflow's download bars went to a log or CI output as lines of carriage returns; off a terminal, none."""
+    from mlflow import MlflowClient
+
+    ml = MlflowClient(tracking_uri=tracking["uri"], registry_uri=tracking["uri"])
+    ml.create_model_version(ml.create_registered_model("quiet").name, f"runs:/{tracking['runs'][0]}/model",
+                            run_id=tracking["runs"][0])
+    out = reg(registry, "import", "mlflow", "--tracking-uri", tracking["uri"], "--model", "quiet")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines() == ["created quiet", "registered quiet v1",
+                                       "Imported from MLflow: 2 change(s), 0 already here"]
+    assert out.stderr == ""
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ  # set for the import only
+
+
 def test_mlflow_server_browses_a_reg_registry(registry, reg, artifact, tmp_path):
     """`mlflow server --registry-store-uri reg:///path` lists reg's models and versions (the MLflow UI's calls)."""
     import socket
