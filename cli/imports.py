@@ -1,12 +1,29 @@
 """`reg import mlflow`: bring an existing MLflow registry over, with its history (needs `reg[mlflow]`)."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from typing import List, Optional
 
 import typer
 
 from . import render
 from .app import JsonOpt, PushOpt, app, open_registry
+
+@contextlib.contextmanager
+def _quiet_downloads():
+    """MLflow draws a download bar per artifact even into a log or CI output; only a terminal gets them."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    if key in os.environ or sys.stderr.isatty():
+        yield
+        return
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(key, None)
+
 
 import_app = typer.Typer(help="Bring another registry's models and history into this one.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -30,7 +47,8 @@ def import_mlflow(ctx: typer.Context,
         from registry.mlflow.importer import import_mlflow as run
     except ImportError:
         raise UsageError("reg import mlflow needs MLflow: pip install 'reg[mlflow]'") from None
-    result = run(open_registry(ctx), tracking_uri, model or None, registry_uri=registry_uri, push=push)
+    with _quiet_downloads():
+        result = run(open_registry(ctx), tracking_uri, model or None, registry_uri=registry_uri, push=push)
     for w in result.warnings:
         typer.echo(f"warning: {w}", err=True)
     if as_json:

@@ -20,6 +20,7 @@ VERSION_ATTRIBUTES = {"name", "version_number", "run_id", "source_path", "curren
                       "description", "created_by", "user_id", "creation_timestamp",
                       "last_updated_timestamp", "aliases", "format"}
 MODEL_ATTRIBUTES = {"name", "description", "owners", "creation_timestamp", "last_updated_timestamp"}
+STAGE_ATTRIBUTES = {"current_stage", "stage"}
 PREFIXES = ("tags", "tag", "metrics", "metric", "params", "param")
 STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
 NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
@@ -153,11 +154,18 @@ def parse_filter(text: str | None, attributes: set[str] = VERSION_ATTRIBUTES) ->
             value = _unquote(v.text) if v.kind == "str" else float(v.text)
             i += 1
         _check_op(kind, key, op, value, op_tok, text)
-        out.append(Comparison(kind, key, op, value))
+        out.append(Comparison(kind, key, op, _stage_case(kind, key, value)))
         if not _and(peek(), text):
             break
         i += 1
     return out
+
+
+def _stage_case(kind: str, key: str, value):
+    """Stages are lower-case on disk and case-insensitive on input: MLflow code says 'Production'."""
+    if kind != "attribute" or key not in STAGE_ATTRIBUTES:
+        return value
+    return tuple(str(v).lower() for v in value) if isinstance(value, tuple) else str(value).lower()
 
 
 def _and(tok: Token | None, text: str) -> bool:

@@ -86,6 +86,13 @@ def spec_of(state: RegistryState, name: str, data: str | Path | None = None, tar
         if not isinstance(m, str) or (m not in builtin and not CUSTOM_RE.match(m)):
             raise UsageError(f"models/{name}/model.yaml: validation.metrics has {m!r}, which is neither a "
                              f"{task} metric ({', '.join(builtin)}) nor module:function")
+    recorded: dict = {}
+    for m in metrics:  # a custom metric is recorded under its function's name
+        recorded.setdefault(m.split(":", 1)[-1], []).append(m)
+    for key, given in recorded.items():
+        if len(given) > 1:
+            raise UsageError(f"models/{name}/model.yaml: validation.metrics records {key!r} twice "
+                             f"({', '.join(given)}); rename the custom function or list the metric once")
     return Spec(path, column, task, [str(m) for m in metrics], threshold_of(state, name))
 
 
@@ -260,7 +267,10 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
     stage = TARGET_STAGE if TARGET_STAGE in s.stages else s.stages[1]
     gate = policy.gates_for(model, stage, s.stages)
     has_gate = gate is not None and gate != policy.Gate()  # `staging: {}` checks nothing: no gate either
-    checks = policy.gate_checks(state, model, v, stage, reason=None, actor=who, metrics=scored.metrics)
+    shown = [k for k in HEADLINE[scored.task] if k in scored.metrics] or list(scored.metrics)[:3]
+    summary = ", ".join(f"{k} {scored.metrics[k]}" for k in shown)
+    reason = f"validated: {summary}"  # what the promotion records, so a gate's require_reason is met as reg check sees it
+    checks = policy.gate_checks(state, model, v, stage, reason=reason, actor=who, metrics=scored.metrics)
     passed = has_gate and all(c.passed for c in checks)
     promote = passed and v.stage == s.initial_stage
     result = Validation(version=v, scored=scored, checks=checks, passed=passed, promoted=promote,
@@ -286,8 +296,6 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
         record["gate"]["missing"] = True
     new = replace(v, validations=list(v.validations) + [record])
     updated = {number: new}
-    shown = [k for k in HEADLINE[scored.task] if k in scored.metrics] or list(scored.metrics)[:3]
-    summary = ", ".join(f"{k} {scored.metrics[k]}" for k in shown)
     body = [f"Validated on {scored.data} ({scored.rows} rows): {summary}"]
     body += [f"  {line}" for line in record["gate"]["checks"]] or [f"  no {stage} gate in models/{name}/model.yaml"]
     if promote:
@@ -296,7 +304,6 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
         for other in rules.displaced(model.versions, number, stage, s):
             updated[other.version] = replace(other, stage=s.archive_stage)
             archived.append(other.version)
-        reason = f"validated: {summary}"
         if archived:
             body.append(f"Archived: {', '.join('v%d' % a for a in archived)} (was {stage})")
         subject = f"reg: promote {name} v{number} to {stage}"

@@ -475,6 +475,37 @@ def test_validate_refuses_bad_tasks_metrics_and_custom_code(sales, reg, tmp_path
     assert wrong_task.exit_code == 1 and "for a numeric target set validation.task: regression" in wrong_task.stderr
 
 
+def test_validate_meets_a_staging_gate_that_requires_a_reason(sales, reg):
+    """validate records `validated: <scores>` as the promotion's reason, which `reg check` accepts for
+    require_reason; validate itself used to fail that check and say to pass --reason, which it has no option for."""
+    root, _ = sales
+    with open(root / "models/sales/model.yaml", "a") as fh:
+        fh.write('gates:\n  staging:\n    metrics: {rmspe: "< 0.10"}\n    require_reason: true\n')
+    git(root, "commit", "-qam", "a reason is required for staging")
+    result = reg(root, "validate", "sales", "1")
+    assert result.exit_code == 0, result.output
+    assert "  ok   reason required: a reason is given" in result.stdout
+    assert _manifest(root, "sales", 1)["stage"] == "staging"
+    assert git(root, "log", "-1", "--format=%(trailers:key=Reg-Reason,valueonly)").startswith("validated: rmspe ")
+    assert reg(root, "check", "--base", "HEAD~1").exit_code == 0
+
+
+def test_validate_refuses_two_metrics_recorded_under_one_name(sales, reg):
+    """A custom metric is recorded under its function's name: `checks.sales_metrics:rmspe` beside the built-in
+    rmspe silently replaced it, and the gate judged whichever came last."""
+    root, _ = sales
+    with open(root / "checks/sales_metrics.py", "a") as fh:
+        fh.write("\n\ndef rmspe(y_true, y_pred):\n    return 0.5\n")
+    card = root / "models/sales/model.yaml"
+    card.write_text(card.read_text().replace("checks.sales_metrics:bias", "checks.sales_metrics:rmspe"))
+    git(root, "commit", "-qam", "a custom rmspe")
+    before = snapshot(root)
+    result = reg(root, "validate", "sales", "1")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert "validation.metrics records 'rmspe' twice (rmspe, checks.sales_metrics:rmspe)" in result.stderr
+    assert snapshot(root) == before
+
+
 def test_classification_log_loss_is_scikit_learns():
     np = pytest.importorskip("numpy")
     from sklearn.metrics import log_loss

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from .conftest import git
+from .conftest import git, snapshot
 
 # `make test` installs the mlflow extra; in CI a missing MLflow fails here instead of skipping.
 mlflow = pytest.importorskip("mlflow") if not os.environ.get("CI") else __import__("mlflow")
@@ -204,6 +204,72 @@ def test_import_an_mlflow_registry_with_its_history(registry, tracking, reg, mon
     ml.set_registered_model_alias("fraud", "champion", "4")
     more = reg(registry, "import", "mlflow", "--tracking-uri", tracking["uri"], "--model", "fraud", "--json")
     assert json.loads(more.stdout)["done"] == ["registered fraud v4", "fraud@champion -> v4"]
+
+
+def test_import_draws_no_progress_bars_off_a_terminal(registry, tracking, reg):
+    """MLflow's download bars went to a log or CI output as lines of carriage returns; off a terminal, none."""
+    from mlflow import MlflowClient
+
+    ml = MlflowClient(tracking_uri=tracking["uri"], registry_uri=tracking["uri"])
+    ml.create_model_version(ml.create_registered_model("quiet").name, f"runs:/{tracking['runs'][0]}/model",
+                            run_id=tracking["runs"][0])
+    out = reg(registry, "import", "mlflow", "--tracking-uri", tracking["uri"], "--model", "quiet")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines() == ["created quiet", "registered quiet v1",
+                                       "Imported from MLflow: 2 change(s), 0 already here"]
+    assert out.stderr == ""
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ  # set for the import only
+
+
+def test_import_refuses_a_source_that_is_not_there_at_once(registry, reg, tmp_path, monkeypatch):
+    """A mistyped database path used to be created empty (exit 0, nothing imported); a refused connection
+    was retried for four minutes and ended in a traceback-sized line."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(registry)
+    cases = [("sqlite:///typo.db", "there is no MLflow database at typo.db (sqlite:///typo.db)"),
+             (str(tmp_path / "mlruns"), f"there is no MLflow tracking folder at {tmp_path / 'mlruns'}"),
+             (f"http://127.0.0.1:{port}", f"cannot reach MLflow at http://127.0.0.1:{port} (")]
+    for uri, message in cases:
+        started = time.monotonic()
+        out = reg(registry, "import", "mlflow", "--tracking-uri", uri)
+        assert out.exit_code == 1 and out.stderr.startswith(f"error: {message}"), out.output
+        assert out.stderr.count("\n") == 1 and time.monotonic() - started < 20
+    assert not (tmp_path / "typo.db").exists() and snapshot(registry) == before
+
+
+def test_import_from_mlflows_file_store(registry, reg, tmp_path, monkeypatch):
+    """MLflow 3 refuses its file store unless allowed, and its file registry opened a default client that
+    left an empty ./mlflow.db in the folder the import ran from."""
+    from mlflow import MlflowClient
+
+    store = tmp_path / "mlruns"
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    ml = MlflowClient(tracking_uri=str(store), registry_uri=str(store))
+    exp = ml.create_experiment("fs", artifact_location=str(tmp_path / "fs-artifacts"))
+    run = ml.create_run(exp)
+    ml.log_metric(run.info.run_id, "roc_auc", 0.9)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.txt").write_text("weights\n")
+    ml.log_artifacts(run.info.run_id, str(tmp_path / "weights"), "model")
+    ml.create_registered_model("fsmodel")
+    ml.create_model_version("fsmodel", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    monkeypatch.chdir(registry)
+    tracking_before = os.environ.get("MLFLOW_TRACKING_URI")
+    out = reg(registry, "import", "mlflow", "--tracking-uri", str(store))
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines()[-1] == "Imported from MLflow: 2 change(s), 0 already here"
+    shown = json.loads(reg(registry, "show", "fsmodel/1", "--json").stdout)
+    assert shown["metrics"] == {"roc_auc": 0.9}
+    assert git(registry, "status", "--porcelain") == ""  # no stray mlflow.db
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # set for the import only
+    assert os.environ.get("MLFLOW_TRACKING_URI") == tracking_before
 
 
 def test_mlflow_server_browses_a_reg_registry(registry, reg, artifact, tmp_path):

@@ -73,3 +73,17 @@ def test_malformed_filter_is_one_line_naming_the_token(searchable, reg, bad, whe
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: bad filter") and where in lines[0], out.stderr
     assert snapshot(searchable) == before
+
+
+def test_stage_filters_take_mlflows_capitalised_stage_names(searchable, reg):
+    """Stages are lower-case on disk and case-insensitive on input, so MLflow's `current_stage = 'Production'`
+    must find the production version (it used to match nothing, with exit 0)."""
+    assert reg(searchable, "promote", "churn", "2", "production").exit_code == 0
+    r = Registry(searchable)
+    for text in ("current_stage = 'Production'", "stage = 'PRODUCTION'", "current_stage IN ('Production', 'Staging')",
+                 "current_stage LIKE 'Prod%'"):
+        assert [(v.model, v.version) for v in r.search_versions(text)] == [("churn", 2)], text
+    assert [v.version for v in r.search_versions("name = 'churn' and current_stage = 'None'")] == [3, 1]
+    assert [v.version for v in r.search_versions("name = 'churn' and current_stage != 'Production'")] == [3, 1]
+    out = reg(searchable, "show", "churn", "--filter", "current_stage = 'Production'", "--json")
+    assert [v["version"] for v in json.loads(out.stdout)] == [2]

@@ -75,12 +75,61 @@ def import_mlflow(reg: Registry, tracking_uri: str, models: list[str] | None = N
     if registry_uri and registry_uri.startswith("reg:"):
         raise UsageError("the MLflow registry to import from must be MLflow's own (sqlite:///..., a folder or "
                          "http://...), not a reg registry")
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
-    names = models or [m.name for m in _all(client.search_registered_models)]
-    result = ImportResult()
-    for name in names:
-        _import_model(reg, client, name, result, push, tracking_uri)
+    for uri in {tracking_uri, registry_uri or tracking_uri}:
+        _check_source(uri)
+    with _reading_from(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+        names = models or [m.name for m in _all(client.search_registered_models)]
+        result = ImportResult()
+        for name in names:
+            _import_model(reg, client, name, result, push, tracking_uri)
     return result
+
+
+def _check_source(uri: str) -> None:
+    """One line at once where MLflow would create an empty store at a mistyped path (and import nothing),
+    or retry a refused connection for minutes."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    scheme = urllib.parse.urlparse(uri).scheme.lower()
+    if scheme == "sqlite":
+        path = uri.split(":///", 1)[1] if ":///" in uri else ""
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise UsageError(f"there is no MLflow database at {path} ({uri}); give the path of MLflow's "
+                             "database, e.g. --tracking-uri sqlite:///mlflow.db")
+    elif scheme in ("", "file") or len(scheme) == 1:  # a folder (a Windows drive letter parses as a scheme)
+        path = urllib.parse.urlparse(uri).path if scheme == "file" else uri
+        if not Path(path).is_dir():
+            raise UsageError(f"there is no MLflow tracking folder at {path}; give MLflow's folder (e.g. ./mlruns), "
+                             "a database (sqlite:///mlflow.db) or a server (http://host:5000)")
+    elif scheme in ("http", "https"):
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10).close()
+        except urllib.error.HTTPError:
+            pass  # it answered: reachable (a proxy may not serve /health)
+        except (urllib.error.URLError, OSError) as exc:
+            why = getattr(exc, "reason", exc)
+            raise UsageError(f"cannot reach MLflow at {uri} ({why}); start the tracking server or fix "
+                             "--tracking-uri") from None
+
+
+@contextlib.contextmanager
+def _reading_from(tracking_uri: str):
+    """MLflow 3 refuses its file store unless told it may (reading one to move it into reg is what we want),
+    and its file registry opens a default client, which would create ./mlflow.db here: point that at the source."""
+    env = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": tracking_uri}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _all(search, *args):
