@@ -53,9 +53,8 @@ def _author_env(user: str | None, time_ms: int | None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _as_author(user: str | None, time_ms: int | None):
-    """Commits (and the manifest times and names reg records) as MLflow's user at MLflow's time."""
-    env = _author_env(user, time_ms)
+def _environ(env: dict[str, str]):
+    """These environment variables set for the block, and put back as they were after it."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -66,6 +65,11 @@ def _as_author(user: str | None, time_ms: int | None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _as_author(user: str | None, time_ms: int | None):
+    """Commits (and the manifest times and names reg records) as MLflow's user at MLflow's time."""
+    return _environ(_author_env(user, time_ms))
 
 
 def import_mlflow(reg: Registry, tracking_uri: str, models: list[str] | None = None, *,
@@ -115,21 +119,10 @@ def _check_source(uri: str) -> None:
                              "--tracking-uri") from None
 
 
-@contextlib.contextmanager
 def _reading_from(tracking_uri: str):
     """MLflow 3 refuses its file store unless told it may (reading one to move it into reg is what we want),
     and its file registry opens a default client, which would create ./mlflow.db here: point that at the source."""
-    env = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": tracking_uri}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return _environ({"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": tracking_uri})
 
 
 def _all(search, *args):
