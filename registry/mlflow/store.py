@@ -106,9 +106,8 @@ class RegStore(AbstractStore):
             raise MlflowException(f"{store_uri}: {exc}", INVALID_PARAMETER_VALUE) from exc
 
     # -- models ------------------------------------------------------------------------------------
-    def _model(self, m) -> RegisteredModel:
-        state_stages = self.reg.state().settings.stages
-        latest = [m.stage_holder(s) for s in state_stages]
+    def _model(self, m, stages: list[str]) -> RegisteredModel:
+        latest = [m.stage_holder(s) for s in stages]
         stamps = [search.millis(v.created_at) for v in m.versions.values()]
         stamps = [s for s in stamps if s is not None]
         card = m.card
@@ -120,16 +119,20 @@ class RegStore(AbstractStore):
             tags=_tags(card.tags if card else {}, RegisteredModelTag),
             aliases=[RegisteredModelAlias(a, str(n)) for a, n in sorted(m.aliases().items())])
 
+    def _named(self, name: str) -> RegisteredModel:
+        state = self.reg.state()
+        return self._model(state.model(name), state.settings.stages)
+
     @_mlflow_errors
     def create_registered_model(self, name, tags=None, description=None, deployment_job_id=None):
         self.reg.create_model(name, description=description or "",
                               tags={t.key: t.value for t in (tags or [])})
-        return self._model(self.reg.model(name))
+        return self._named(name)
 
     @_mlflow_errors
     def update_registered_model(self, name, description, deployment_job_id=None):
         self.reg.annotate(name, description=description or "")
-        return self._model(self.reg.model(name))
+        return self._named(name)
 
     def rename_registered_model(self, name, new_name):
         raise MlflowException(
@@ -145,12 +148,13 @@ class RegStore(AbstractStore):
 
     @_mlflow_errors
     def get_registered_model(self, name):
-        return self._model(self.reg.model(name))
+        return self._named(name)
 
     @_mlflow_errors
     def search_registered_models(self, filter_string=None, max_results=None, order_by=None, page_token=None):
-        found = search.search_models(self.reg.state(), filter_string, order_by or None)
-        return _page([self._model(m) for m in found], max_results, page_token)
+        state = self.reg.state()  # read once: a model per page entry must not re-read the registry
+        found = search.search_models(state, filter_string, order_by or None)
+        return _page([self._model(m, state.settings.stages) for m in found], max_results, page_token)
 
     @_mlflow_errors
     def get_latest_versions(self, name, stages=None):
