@@ -98,14 +98,15 @@ def sync(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/producti
     """Keep a folder at the version REF names at the registry remote's head: pull, verify, swap atomically."""
     import logging
 
-    from registry import git, serving, watching
+    from registry import serving, watching
+    from registry.api import registry_root
     from registry.errors import UsageError
     from registry.serving_dir import ServingDir
 
     if listen and not watch:
         raise UsageError("--listen only makes sense with --watch")
     address = watching.parse_listen(listen) if listen else None
-    root = git.toplevel(Path(ctx.obj["repo"]).resolve())
+    root = registry_root(ctx.obj["repo"])  # -C, else $REG_REPO, else here: as every command finds it
     sdir = ServingDir.open(to, serving.check_ref(root, ref), registry_root=root)
     after = watching.exec_hook(exec_cmd, timeout=exec_timeout, ref=ref, directory=sdir.path) if exec_cmd else None
     if watch:

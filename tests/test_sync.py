@@ -150,6 +150,15 @@ def test_sync_once_writes_a_version_folder_and_swaps_current(fleet, reg, models)
     assert sorted(p.name.split("-")[0] for p in (out / "versions").iterdir()) == ["1", "2"]
 
 
+def test_sync_without_dash_c_uses_the_registry_it_runs_in(fleet, models):
+    """`reg sync` typed in the host's clone, as the README shows it: no -C (it used to fail with a TypeError)."""
+    out = fleet.tmp / "srv-here"
+    proc = subprocess.run([sys.executable, "-m", "cli", "sync", "churn/production", "--to", str(out)], cwd=fleet.host,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Now serving churn v1 (production), verified ") and served(out) == 1
+
+
 def test_sync_keeps_the_last_k_versions(fleet, reg, models):
     a, _ = models
     out = fleet.tmp / "srv"
