@@ -44,18 +44,18 @@ class _Loader(_Base):
         return super().construct_mapping(node, deep)
 
 
-class _TooBig(Exception):
+class _NotPlain(Exception):
     pass
 
 
 def _plain(value, depth=0, budget=None):
     if isinstance(value, (dict, list)):
         if depth >= MAX_DEPTH:
-            raise _TooBig(f"nests deeper than {MAX_DEPTH} levels")
+            raise _NotPlain(f"nests deeper than {MAX_DEPTH} levels")
         if budget is not None:
             budget[0] -= len(value)
             if budget[0] < 0:
-                raise _TooBig(f"expands to more than {MAX_VALUES:,} values")
+                raise _NotPlain(f"expands to more than {MAX_VALUES:,} values")
         if isinstance(value, dict):
             return {str(k): _plain(v, depth + 1, budget) for k, v in value.items()}
         return [_plain(v, depth + 1, budget) for v in value]
@@ -65,6 +65,9 @@ def _plain(value, depth=0, budget=None):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, _dt.date):
         return value.isoformat()
+    if isinstance(value, (bytes, set)):  # !!binary, !!set: nothing reg writes, and no JSON (the parse cache) for them
+        raise _NotPlain(f"holds a {'!!binary' if isinstance(value, bytes) else '!!set'} value, which registry "
+                      "files may not (plain text, numbers, lists and mappings only)")
     return value
 
 
@@ -121,7 +124,7 @@ def _load(text: str, where: str, budget) -> dict:
         raise CorruptState(f"{where} does not hold a YAML mapping: fix or restore it (git checkout -- {where})")
     try:
         return _plain(data, 0, budget)
-    except _TooBig as exc:
+    except _NotPlain as exc:
         raise _refuse(where, str(exc)) from None
 
 

@@ -94,6 +94,15 @@ def test_oversized_and_deep_files_are_refused(churn, reg):
     _one_line_refusal(reg(churn, "list"), "models/churn/1/manifest.yaml", "nests deeper than 64 levels")
 
 
+@pytest.mark.parametrize("value, tag", [("!!binary aGVsbG8=", "!!binary"), ("!!set {a, b}", "!!set")])
+def test_non_plain_yaml_values_are_refused_by_readers(churn, reg, value, tag):
+    """YAML's !!binary and !!set are no registry data: once they crashed the parse cache with a TypeError."""
+    manifest = churn / "models/churn/1/manifest.yaml"
+    manifest.write_text(manifest.read_text() + f"extra: {value}\n")
+    for args in (["list"], ["show", "churn"], ["show", "churn/1", "--json"]):
+        _one_line_refusal(reg(churn, *args), "models/churn/1/manifest.yaml", f"holds a {tag} value")
+
+
 def test_plain_manifests_with_ampersands_still_read(churn, reg):
     assert reg(churn, "annotate", "churn/1", "--description", "R&D model *beta*").exit_code == 0
     result = reg(churn, "show", "churn/1", "--json")
@@ -343,7 +352,7 @@ def hooked(tmp_path, churn, reg):
     return bare, clone
 
 
-@pytest.mark.parametrize("attack", ["alias-bomb", "artifact-path", "pointer-path", "oversized", "link"])
+@pytest.mark.parametrize("attack", ["alias-bomb", "artifact-path", "pointer-path", "oversized", "link", "binary"])
 def test_hook_refuses_hostile_files(hooked, attack):
     bare, clone = hooked
     manifest = clone / "models/churn/1/manifest.yaml"
@@ -361,6 +370,9 @@ def test_hook_refuses_hostile_files(hooked, attack):
         card = clone / "models/churn/model.yaml"
         card.write_text(card.read_text() + "notes: '" + "x" * (3 << 20) + "'\n")
         rel, message = "models/churn/model.yaml", "over the 1,048,576-byte limit"
+    elif attack == "binary":
+        manifest.write_text(manifest.read_text() + "extra: !!binary aGVsbG8=\n")
+        rel, message = "models/churn/1/manifest.yaml", "holds a !!binary value"
     else:  # where `dvc pull models/churn/production.dvc` writes, a link to the serving host's ~/.ssh
         os.symlink("/root/.ssh", clone / "models/churn/production")
         git(clone, "add", "-f", "models/churn/production")
