@@ -23,8 +23,9 @@ def registry_root(path: str | Path | None = None) -> Path:
     where = Path(env or ".").resolve()
     if env and not where.exists():
         raise StateError(f"{REPO_ENV}={env} does not exist; set {REPO_ENV} to your registry repository's folder")
-    if git.ok(["rev-parse", "--show-toplevel"], where if where.is_dir() else where.parent):
-        return git.toplevel(where)
+    found = git.toplevel_of(where if where.is_dir() else where.parent)
+    if found is not None:
+        return found
     if env:
         raise StateError(f"{REPO_ENV}={env} is not inside a git repository; set {REPO_ENV} to a clone of your "
                          "registry repository")

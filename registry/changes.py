@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from . import git, journal, signing
 from .errors import GitError, PolicyError, RegistryError, StateError, StorageError, UsageError
-from .state import RegistryState, read_state
+from .state import RegistryState
 
 
 class NothingToChange(UsageError):
@@ -144,8 +144,7 @@ def _place(src: Path, dest: Path) -> None:
         shutil.rmtree(src, ignore_errors=True)
 
 
-def _entry(root: Path, cs: ChangeSet, push_to: dict | None) -> journal.Entry:
-    branch = git.current_branch(root)
+def _entry(root: Path, cs: ChangeSet, push_to: dict | None, branch: str | None) -> journal.Entry:
     return journal.Entry(subject=cs.subject, parent=git.head(root), branch=f"refs/heads/{branch}" if branch else None,
                          paths=cs.paths, created_dirs=list(cs.created_dirs), moves=dict(cs.moves),
                          stale_dirs=list(cs.stale_dirs),
@@ -252,7 +251,7 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
         journal.clean_incoming(root)
         refuse_dirty = preflight(root, list(scope))
         try:
-            state = read_state(root)
+            state = RegistryState(root, indexed=True)
             signing.preflight(root, state.settings)  # no key where signing is required: refuse before building
             cs = _build(root, build, state, scope)
         finally:
@@ -271,7 +270,7 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
             first = False
             if cs.unchanged:  # already as asked (MLflow-style idempotency), perhaps by whoever pushed first
                 return Applied(git.head(root) or "", [], False, cs, warnings)
-            entry = _entry(root, cs, {"remote": remote, "branch": branch} if want_push else None)
+            entry = _entry(root, cs, {"remote": remote, "branch": branch} if want_push else None, branch)
             commit = _commit(root, cs, entry)
             if not want_push:
                 _remove_dirs(root, cs.stale_dirs)
@@ -314,7 +313,7 @@ def apply(root: Path, build: Callable[[RegistryState], ChangeSet], *, push: bool
                                  f"tries; others kept pushing first); the change was not made and this clone is at "
                                  f"{remote}/{branch}: run the command again, or raise push_timeout in "
                                  "models/registry.yaml")
-            state = read_state(root)
+            state = RegistryState(root, indexed=True)
 
 
 def check_push_target(root: Path, remote: str) -> None:

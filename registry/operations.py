@@ -44,28 +44,33 @@ def _manifest_text(state: RegistryState, old: ModelVersion | None, new: ModelVer
     return yamlio.update(current, changes, removed)
 
 
-def _pointers(state: RegistryState, model: str, versions: dict[int, ModelVersion]) -> tuple[dict, list]:
-    """Pointer files (`<stage>.dvc`, `<alias>.dvc`) and the model folder's .gitignore for these versions."""
-    base = state.root / "models" / model
-    wanted = rules.pointer_targets(versions, state.settings)
+def _pointers(state: RegistryState, model: ModelState, updated: dict[int, ModelVersion]) -> tuple[dict, list]:
+    """Pointer files (`<stage>.dvc`, `<alias>.dvc`) and the model folder's .gitignore, for the model's
+    versions with `updated` applied. Only the manifests of the versions the pointers name are read."""
+    base = state.root / "models" / model.name
+    wanted = rules.pointer_targets({**model.brief, **updated}, state.settings)
     writes, deletes = {}, []
-    for name, v in wanted.items():
-        rel = rules.pointer_path(model, name)
+    for name, brief in wanted.items():
+        v = updated.get(brief.version) or model.versions[brief.version]
+        rel = rules.pointer_path(model.name, name)
         text = artifacts.pointer_text(v.md5 or "", int(v.artifact.get("size", 0)), int(v.artifact.get("files", 0)),
-                                      name, model=model, version=v.version)
+                                      name, model=model.name, version=v.version)
         if not (base / f"{name}.dvc").is_file() or (base / f"{name}.dvc").read_text() != text:
             writes[rel] = text
-    existing = {p.stem for p in base.glob("*.dvc")} if base.is_dir() else set()
+    try:  # scandir, not glob: a model folder holds a folder per version
+        existing = {e.name[:-4] for e in os.scandir(base) if e.name.endswith(".dvc")}
+    except FileNotFoundError:
+        existing = set()
     for name in sorted(existing - set(wanted)):
-        deletes.append(f"models/{model}/{name}.dvc")
+        deletes.append(f"models/{model.name}/{name}.dvc")
     ignore = "".join(f"/{name}\n" for name in sorted(wanted))
     ignore_path = base / ".gitignore"
     current = ignore_path.read_text() if ignore_path.is_file() else ""
     if ignore != current:
         if ignore:
-            writes[f"models/{model}/.gitignore"] = ignore
+            writes[f"models/{model.name}/.gitignore"] = ignore
         elif ignore_path.is_file():
-            deletes.append(f"models/{model}/.gitignore")
+            deletes.append(f"models/{model.name}/.gitignore")
     return writes, deletes
 
 
@@ -75,8 +80,7 @@ def finish(cs: ChangeSet, state: RegistryState, model: ModelState, updated: dict
         old = model.versions.get(number)
         if old != new:
             cs.writes[new.path] = _manifest_text(state, old, new)
-    merged = {**model.versions, **updated}
-    writes, deletes = _pointers(state, model.name, merged)
+    writes, deletes = _pointers(state, model, updated)
     cs.writes.update(writes)
     cs.deletes.extend(deletes)
     return cs
@@ -113,8 +117,9 @@ def _check_number_is_free(root: Path, name: str, number: int, version_dir: str) 
         raise StateError(f"{name} v{number} was registered before (tag {name}@v{number}) but its manifest is gone, "
                          f"and version numbers are never reused: {how}; then register again")
     if (root / version_dir).exists() and any((root / version_dir).iterdir()):
-        raise StateError(f"{version_dir}/ holds files left from an earlier version {number} whose manifest is gone; "
-                         f"remove them (rm -r {version_dir}) and register again")
+        what = ("a manifest that was never committed" if (root / version_dir / "manifest.yaml").exists() else
+                f"files left from an earlier version {number} whose manifest is gone")
+        raise StateError(f"{version_dir}/ holds {what}; remove them (rm -r {version_dir}) and register again")
 
 
 def one_line(reason: str | None) -> str | None:
@@ -229,7 +234,8 @@ def promote(state: RegistryState, name: str, number: int, stage: str, *, reason:
     if archive_existing and stage not in (s.archive_stage, s.initial_stage):  # MLflow's archive_existing_versions
         others = [o for o in model.in_stage(stage) if o.version != number]
     else:
-        others = [] if keep_existing else rules.displaced(model.versions, number, stage, s)
+        others = [] if keep_existing else [model.versions[b.version]
+                                           for b in rules.displaced(model.brief, number, stage, s)]
     for other in others:
         updated[other.version] = replace(updated.get(other.version, other), stage=s.archive_stage)
         archived.append(other.version)

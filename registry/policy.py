@@ -223,7 +223,7 @@ def gate_checks(state, model, version, stage, *, reason=None, actor=None, metric
         checks.append(Check(f"from: {', '.join(gate.from_stages)}", version.stage in gate.from_stages,
                             f"{label} is in {version.stage}, needs to be in {want}"))
     if gate.beat_current:
-        current = [v for v in model.live() if v.stage == stage and v.version != version.version]
+        current = [v for v in model.in_stage(stage) if v.version != version.version]
         holder = current[-1] if current else None
         for name, direction in gate.beat_current.items():
             cname = f"beat_current: {name}"

@@ -146,14 +146,14 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
             updated[number] = replace(current, stage=new_stage, aliases=new_aliases)
     short = target.sha[:8]
     if not blocked:
-        merged = {**model.versions, **updated}
+        merged = {**model.brief, **updated}
         for v in updated.values():
             if v.deleted and (v.aliases or v.stage not in (s.initial_stage, s.archive_stage)):
                 raise StateError(f"cannot roll back {name} {stage}: v{v.version} was deleted since {short} "
                                  f"({target.subject}); promote another version with `reg promote`")
         for alias in {a for v in updated.values() for a in v.aliases}:
             if sum(alias in v.aliases for v in merged.values() if not v.deleted) > 1:
-                blocked.extend(f"models/{name}/{n}/manifest.yaml" for n, v in model.versions.items()
+                blocked.extend(f"models/{name}/{n}/manifest.yaml" for n, v in model.brief.items()
                                if alias in v.aliases)
     if blocked:
         way = _in_the_way(state.root, target.sha, sorted(set(blocked)))
@@ -163,9 +163,9 @@ def rollback(state: RegistryState, name: str, stage: str = "production", *, reas
                          f"versions: {', '.join(way) or 'uncommitted edits'}; {hint}")
     if not updated:
         raise UsageError(f"{short} ({target.subject}) is already undone; nothing to roll back")
-    merged = {**model.versions, **updated}
-    live_in_stage = [v for _, v in sorted(merged.items()) if v.stage == stage and not v.deleted]
-    restored = live_in_stage[-1] if live_in_stage else None
+    merged = {**model.brief, **updated}
+    live_in_stage = [v.version for _, v in sorted(merged.items()) if v.stage == stage and not v.deleted]
+    restored = (updated.get(live_in_stage[-1]) or model.versions[live_in_stage[-1]]) if live_in_stage else None
     replaced = holder.version if holder else None
     moved = _follow(model, updated, followers, restored, f"{name} {stage}", short, target.subject)
     subject = f"Rolled back {name} {stage}: {_v(replaced)} -> {_v(restored.version if restored else None)}"

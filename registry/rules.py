@@ -44,16 +44,21 @@ def version_pointer_path(model: str, version: int) -> str:
 
 def pointer_targets(versions: Mapping[int, ModelVersion], settings) -> dict[str, ModelVersion]:
     """Which version each pointer file (`<stage>.dvc`, `<alias>.dvc`) of a model must track: for each stage
-    that has a pointer, the highest-numbered live version in it; for each alias, its (highest) holder."""
-    live = [v for _, v in sorted(versions.items()) if not v.deleted]
-    wanted: dict[str, ModelVersion] = {}
-    for stage in settings.pointer_stages():
-        held = [v for v in live if v.stage == stage]
-        if held:
-            wanted[stage] = held[-1]
-    for v in live:
+    that has a pointer, the highest-numbered live version in it; for each alias, its (highest) holder.
+    `versions` may hold anything with a version's `version`, `stage`, `aliases` and `deleted` (the model
+    index's briefs); what is returned is taken from it."""
+    stages = dict.fromkeys(settings.pointer_stages())
+    held: dict[str, ModelVersion] = {}
+    by_alias: dict[str, ModelVersion] = {}
+    for _, v in sorted(versions.items()):
+        if v.deleted:
+            continue
+        if v.stage in stages:
+            held[v.stage] = v
         for alias in v.aliases:
-            wanted[alias] = v
+            by_alias[alias] = v
+    wanted = {stage: held[stage] for stage in stages if stage in held}
+    wanted.update(by_alias)
     return wanted
 
 

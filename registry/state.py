@@ -10,10 +10,11 @@ import json
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import git, refs, settings as settings_mod, yamlio
+from . import git, modelindex, refs, settings as settings_mod, yamlio
 from .errors import CorruptState, NotFound, RegistryError, UsageError
 from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, version_from_dict
 from .refs import Ref
@@ -110,49 +111,92 @@ class ParseCache:
 
 @dataclass
 class ModelState:
+    """A model's card and versions. `brief` answers which version holds each stage and alias; by default it
+    is `versions` itself, and for a change it is the model index, with `versions` reading each manifest
+    only when asked for it (`LazyVersions`), so a change pays for what it touches."""
     name: str
     card: ModelCard | None
-    versions: dict[int, ModelVersion] = field(default_factory=dict)
+    versions: Mapping[int, ModelVersion] = field(default_factory=dict)
+    brief: Mapping = None  # number -> ModelVersion or modelindex.Brief, ascending
+
+    def __post_init__(self):
+        if self.brief is None:
+            self.brief = self.versions
+
+    def _live(self) -> list:
+        return [b for _, b in sorted(self.brief.items()) if not b.deleted]
 
     def live(self) -> list[ModelVersion]:
-        return [v for _, v in sorted(self.versions.items()) if not v.deleted]
+        return [self.versions[b.version] for b in self._live()]
 
     def latest(self) -> ModelVersion | None:
-        live = self.live()
-        return live[-1] if live else None
+        live = self._live()
+        return self.versions[live[-1].version] if live else None
 
     def next_version(self) -> int:
-        return max(self.versions, default=0) + 1
+        return max(self.brief, default=0) + 1
 
     def in_stage(self, stage: str) -> list[ModelVersion]:
-        return [v for v in self.live() if v.stage == stage]
+        return [self.versions[b.version] for b in self._live() if b.stage == stage]
 
     def stage_holder(self, stage: str) -> ModelVersion | None:
         """The version a stage ref names: the highest-numbered version in that stage."""
-        held = self.in_stage(stage)
-        return held[-1] if held else None
+        held = [b for b in self._live() if b.stage == stage]
+        return self.versions[held[-1].version] if held else None
 
     def alias_holder(self, alias: str) -> ModelVersion | None:
-        for v in self.live():
-            if alias in v.aliases:
-                return v
+        for b in self._live():
+            if alias in b.aliases:
+                return self.versions[b.version]
         return None
 
     def aliases(self) -> dict[str, int]:
-        return {a: v.version for v in self.live() for a in v.aliases}
+        return {a: b.version for b in self._live() for a in b.aliases}
+
+
+class LazyVersions(Mapping):
+    """A model's versions by number (the numbers the index knows), each manifest read on first use."""
+
+    def __init__(self, state: "RegistryState", name: str, numbers: Mapping):
+        self._state, self._name, self._numbers = state, name, numbers
+        self._loaded: dict[int, ModelVersion] = {}
+
+    def __getitem__(self, number: int) -> ModelVersion:
+        if number not in self._loaded:
+            if number not in self._numbers:
+                raise KeyError(number)
+            v = self._state.one_version(self._name, number)
+            if v is None:
+                rel = f"models/{self._name}/{number}/manifest.yaml"
+                raise CorruptState(f"{rel} is committed but missing or altered in the working tree: restore it "
+                                   f"(git checkout -- {rel})")
+            self._loaded[number] = v
+        return self._loaded[number]
+
+    def __iter__(self):
+        return iter(self._numbers)
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __contains__(self, number) -> bool:
+        return number in self._numbers
 
 
 class RegistryState:
     """The registry as files say it is, at the working tree (rev=None) or at a git revision."""
 
     def __init__(self, root: Path, rev: str | None = None, *, cache: ParseCache | None = None,
-                 lenient: bool = False):
+                 lenient: bool = False, indexed: bool = False):
         """`cache`: share one parse cache between states (a check reads many revisions). `lenient`: a
         models/registry.yaml that does not parse reads as the defaults, its error kept in `settings_error`
-        (so the rest can still be judged), instead of raising."""
+        (so the rest can still be judged), instead of raising. `indexed`: models come from the model index
+        and read their manifests lazily; only for a change, which refuses a registry whose committed
+        files differ from HEAD (so HEAD's index is the working tree's)."""
         self.root = Path(root)
         self._root_str = str(self.root)
         self.rev = rev
+        self.indexed = indexed and rev is None
         self.cache = cache if cache is not None else ParseCache(self.root)
         self._models: dict[str, ModelState] = {}
         self.tree: dict[str, str] | None = None  # path -> blob id under models/, at a revision
@@ -217,6 +261,33 @@ class RegistryState:
             return []
 
     def _load_model(self, name: str) -> ModelState | None:
+        if self.indexed:
+            tree = git.tree_id(self.root, "HEAD", f"models/{name}")
+            briefs = modelindex.lookup(self.root, name, tree) if tree else None
+            if briefs is not None:
+                card_data = self.read(card_path(name), cached=False)
+                card = card_from_dict(name, card_data, card_path(name)) if card_data is not None else None
+                if card is None and not briefs:
+                    return None
+                return ModelState(name, card, LazyVersions(self, name, briefs), briefs)
+            loaded = self._load_all(name)
+            if tree and loaded is not None:
+                self._keep_committed(loaded, tree)
+            return loaded
+        return self._load_all(name)
+
+    def _keep_committed(self, model: ModelState, tree: str) -> None:
+        """A change sees the versions HEAD has, as it does through the index: a version folder git does not
+        have (copied in by hand) is left out, and the register that would take its number says so. The
+        index is saved when what was read is HEAD's exactly (no committed file modified)."""
+        committed = git.tree_names(self.root, tree)
+        for number in [n for n in model.versions if str(n) not in committed]:
+            del model.versions[number]
+        if not git.is_modified(self.root, [f"models/{model.name}"], untracked=False):
+            modelindex.save(self.root, model.name, tree,
+                            {n: modelindex.brief_of(v) for n, v in model.versions.items()})
+
+    def _load_all(self, name: str) -> ModelState | None:
         card_data = self.read(card_path(name))
         card = card_from_dict(name, card_data, card_path(name)) if card_data is not None else None
         versions = {}
@@ -299,7 +370,8 @@ class RegistryState:
             raise NotFound(f"{r.model} has no alias {r.value!r}{hint}")
         return v
 
-    def _one_version(self, name: str, number: int) -> ModelVersion | None:
+    def one_version(self, name: str, number: int) -> ModelVersion | None:
+        """One manifest, read on its own (no parse cache); None when absent or not that version's."""
         rel = f"models/{name}/{number}/manifest.yaml"
         data = self.read(rel, cached=False)
         if data is None:
@@ -312,10 +384,10 @@ class RegistryState:
         path cannot prove (a pointer that disagrees with its manifest, a missing version) falls back to
         reading the whole model, which also produces the precise error."""
         if r.kind == "version":
-            return self._one_version(r.model, int(r.value))
+            return self.one_version(r.model, int(r.value))
         if r.kind == "latest":
             for number in reversed(self.version_numbers(r.model)):
-                v = self._one_version(r.model, number)
+                v = self.one_version(r.model, number)
                 if v is None:
                     return None
                 if not v.deleted:
@@ -325,7 +397,7 @@ class RegistryState:
         number = ((pointer or {}).get("meta") or {}).get("reg", {}).get("version")
         if not isinstance(number, int):
             return None
-        v = self._one_version(r.model, number)
+        v = self.one_version(r.model, number)
         if v is None or v.deleted:
             return None
         if r.kind == "stage" and v.stage == r.value:

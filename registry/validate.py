@@ -301,7 +301,8 @@ def build(state: RegistryState, name: str, number: int, scored: Scored) -> Chang
     if promote:
         new.stage = stage
         archived = []
-        for other in rules.displaced(model.versions, number, stage, s):
+        for brief in rules.displaced(model.brief, number, stage, s):
+            other = model.versions[brief.version]
             updated[other.version] = replace(other, stage=s.archive_stage)
             archived.append(other.version)
         if archived:

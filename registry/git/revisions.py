@@ -102,6 +102,20 @@ def listed_files(root: Path, pathspecs: list[str]) -> list[str]:
 
 # -- trees and what commits changed --------------------------------------------------------------------
 
+def tree_id(root: Path, rev: str, path: str) -> str | None:
+    """The id of the tree `path` is at `rev` (`HEAD`, `models/churn`), or None when it is not a folder there."""
+    proc = subprocess.run(["git", "ls-tree", "-z", "--full-tree", rev, "--", path], cwd=str(root),
+                          capture_output=True, text=True)
+    meta, _, name = proc.stdout.partition("\0")[0].partition("\t")
+    parts = meta.split()
+    return parts[2] if proc.returncode == 0 and name == path and parts[1:2] == ["tree"] else None
+
+
+def tree_names(root: Path, tree: str) -> set[str]:
+    """The names of a tree's entries (not recursive): a model folder's version numbers and files."""
+    return {entry.partition("\t")[2] for entry in run(["ls-tree", "-z", tree], root).split("\0") if entry}
+
+
 def ls_tree(root: Path, rev: str, path: str = "models") -> dict[str, str] | None:
     """Blob ids by path under `path` at `rev`; None when `rev` is not a revision."""
     proc = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", rev, "--", path], cwd=str(root),

@@ -1,0 +1,118 @@
+"""The model index (`.git/reg/index/`): a change reads the stages and aliases of every version from it and
+only the manifests it touches. Whatever happened to the repository in between (a pull of others'
+promotions, a `git revert`, a hand edit not committed, a damaged index file), a change must come out as if
+it had read every manifest: the right version archived, the right pointers, and `reg check` content."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import git, snapshot
+
+
+def _stage(root: Path, number: int) -> str:
+    return yaml.safe_load((root / f"models/churn/{number}/manifest.yaml").read_text())["stage"]
+
+
+def _pointer_version(root: Path, name: str) -> int:
+    return yaml.safe_load((root / f"models/churn/{name}.dvc").read_text())["meta"]["reg"]["version"]
+
+
+def _index(root: Path) -> dict:
+    return json.loads((root / ".git/reg/index/churn.json").read_text())
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def three(registry, reg, artifact):
+    for _ in range(3):
+        _ok(reg(registry, "register", "churn", str(artifact)))
+    return registry
+
+
+def test_a_change_after_a_pull_sees_the_promotions_it_pulled(tmp_path, three, reg):
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(three, "remote", "add", "origin", str(bare))
+    git(three, "push", "-q", "origin", "main", "--tags")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+    _ok(reg(three, "alias", "churn", "1", "candidate", "--no-push"))  # this clone now has an index
+    git(three, "reset", "-q", "--hard", "origin/main")
+    tree_before = _index(three)["tree"]
+
+    _ok(reg(other, "promote", "churn", "1", "production", "--no-push"))
+    _ok(reg(other, "alias", "churn", "1", "champion", "--no-push"))
+    git(other, "push", "-q", "origin", "main", "--tags")
+    git(three, "pull", "-q", "--ff-only", "origin", "main")
+    git(three, "fetch", "-q", "--tags", "origin")
+
+    _ok(reg(three, "promote", "churn", "2", "production", "--alias", "champion", "--no-push"))
+    assert _stage(three, 1) == "archived" and _stage(three, 2) == "production"
+    assert _pointer_version(three, "production") == 2 and _pointer_version(three, "champion") == 2
+    assert _index(three)["tree"] != tree_before  # brought forward from the pulled commits, not rebuilt blind
+    _ok(reg(three, "check"))
+
+
+def test_a_git_revert_is_seen_by_the_next_change(three, reg):
+    _ok(reg(three, "promote", "churn", "1", "production"))
+    _ok(reg(three, "promote", "churn", "2", "production"))
+    git(three, "revert", "--no-edit", "HEAD")  # v1 back in production, v2 back where it was
+    _ok(reg(three, "promote", "churn", "3", "production"))
+    assert [_stage(three, n) for n in (1, 2, 3)] == ["archived", "none", "production"]
+    assert _pointer_version(three, "production") == 3
+    _ok(reg(three, "check"))
+
+
+def test_an_uncommitted_edit_never_enters_the_index(three, reg):
+    _ok(reg(three, "promote", "churn", "1", "production"))
+    (three / ".git/reg/index/churn.json").unlink()  # the next change rebuilds it from the files
+    manifest = three / "models/churn/2/manifest.yaml"
+    committed = manifest.read_text()
+    manifest.write_text(committed.replace("stage: none", "stage: production"))
+    before = snapshot(three)
+    refused = reg(three, "promote", "churn", "3", "staging")
+    assert refused.exit_code == 1 and "models/churn/2/manifest.yaml has uncommitted changes" in refused.stderr
+    assert snapshot(three) == before
+    manifest.write_text(committed)
+
+    _ok(reg(three, "promote", "churn", "3", "production"))
+    assert [_stage(three, n) for n in (1, 2, 3)] == ["archived", "none", "production"]
+    assert _pointer_version(three, "production") == 3
+    _ok(reg(three, "check"))
+
+
+def test_a_version_folder_git_does_not_have_is_no_version_to_a_change(three, reg, artifact):
+    (three / ".git/reg/index/churn.json").unlink()
+    stray = three / "models/churn/4"
+    stray.mkdir()
+    (stray / "manifest.yaml").write_text((three / "models/churn/3/manifest.yaml").read_text()
+                                         .replace("version: 3", "version: 4"))
+    _ok(reg(three, "promote", "churn", "3", "staging"))
+    assert [e[0] for e in _index(three)["entries"]] == [1, 2, 3]
+    refused = reg(three, "register", "churn", str(artifact))
+    assert refused.exit_code == 1
+    assert "models/churn/4/ holds a manifest that was never committed; remove them (rm -r models/churn/4)" in refused.stderr
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong shape", "other tree"])
+def test_a_damaged_index_is_not_trusted(three, reg, damage):
+    _ok(reg(three, "promote", "churn", "1", "production"))
+    path = three / ".git/reg/index/churn.json"
+    if damage == "garbage":
+        path.write_bytes(b"\x00not json")
+    elif damage == "wrong shape":
+        path.write_text(json.dumps({"v": 1, "tree": _index(three)["tree"], "entries": [["x"]]}))
+    else:  # an index of a tree this repository does not have
+        path.write_text(json.dumps({"v": 1, "tree": "0" * 40, "entries": []}))
+    _ok(reg(three, "promote", "churn", "2", "production"))
+    assert [_stage(three, n) for n in (1, 2)] == ["archived", "production"]
+    assert _index(three)["entries"]  # made again
+    _ok(reg(three, "check"))
