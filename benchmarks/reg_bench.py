@@ -73,23 +73,7 @@ def rows(cache: Path, work: Path, sizes: list[int], reps: int, budget: float, lo
             site_out = work / f"site-{n}"
             proc("reg site OUT", n, repo, ["site", str(site_out)], T_SITE, warmup=1,
                  note=f"{n + 3:,} pages: the registry, the model, its compare page, one per version")
-        if n != largest:
-            continue
-        cache_files = [repo / ".git/reg/cache.json", repo / ".git/reg/blobs.json"]
-
-        def drop_cache(_i: int) -> None:
-            for f in cache_files:
-                f.unlink(missing_ok=True)
-
-        proc("reg list", n, repo, ["list"], note="cold: no parse cache (first read after a clone)",
-             before=drop_cache)
-        proc("reg list", n, repo, ["list"], T_READ, warmup=1)
-        proc("reg show churn", n, repo, ["show", "churn"], T_READ, warmup=1)
-        if _has_command(reg, "history", repo, env):
-            proc("reg history churn", n, repo, ["history", "churn"], T_READ, warmup=1)
-        else:
-            out.append(Row("reg", "reg history churn", n, "process", None, T_READ,
-                           "skipped: this checkout has no `reg history` command"))
+        # promote at every size: what a change costs must not grow with the number of versions
         copy = fixtures.copy_repo(repo, work / f"reg-{n}")
         storage = work / "dvc-storage"
         (copy / ".dvc/config.local").write_text(f"['remote \"reg\"']\n    url = {storage}\n")
@@ -104,6 +88,24 @@ def rows(cache: Path, work: Path, sizes: list[int], reps: int, budget: float, lo
 
         proc("reg promote churn N production", n, copy, promote_args, T_PROMOTE,
              note="local, no push; a different version each run", warmup=1)
+        if n != largest:
+            continue
+        cache_files = [repo / ".git/reg/cache.json", repo / ".git/reg/blobs.json"]
+
+        def drop_cache(_i: int) -> None:
+            for f in cache_files:
+                f.unlink(missing_ok=True)
+
+        proc("reg list", n, repo, ["list"], note="cold: no parse cache (first read after a clone)",
+             before=drop_cache)
+        proc("reg list", n, repo, ["list"], T_READ, warmup=1)
+        proc("reg show churn", n, repo, ["show", "churn"], T_READ, warmup=1)
+        proc("reg show churn --json", n, repo, ["show", "churn", "--json"], T_READ, warmup=1)
+        if _has_command(reg, "history", repo, env):
+            proc("reg history churn", n, repo, ["history", "churn"], T_READ, warmup=1)
+        else:
+            out.append(Row("reg", "reg history churn", n, "process", None, T_READ,
+                           "skipped: this checkout has no `reg history` command"))
         artifact = work / "artifact" / "model"
         artifact.mkdir(parents=True, exist_ok=True)
         (artifact / "model.txt").write_text("tree\nversion=v4\n")
