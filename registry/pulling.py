@@ -8,7 +8,8 @@ from pathlib import Path
 
 from . import artifacts, paths, yamlio
 from .errors import NotFound, StorageError, UsageError
-from .loading import MANIFEST_NAME, IntegrityError, locate, verify
+from .loading import MANIFEST_NAME, locate
+from .loading.integrity import IntegrityError, verify
 from .manifest import ModelVersion
 
 # Written into every folder `reg pull --to` makes. Only a folder holding it (or a new or empty one) is

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorruptState, NotFound, StateError, StorageError, UsageError
-from .loading import MANIFEST_NAME, IntegrityError, verify
+from .loading import MANIFEST_NAME
+from .loading.integrity import IntegrityError, verify
 from .manifest import ModelVersion
 
 MARKER = ".reg-sync"
