@@ -240,7 +240,7 @@ class Registry:
 
         return verify_mod.verify(self.root, model, repair=repair)
 
-    # -- history and rollback (registry/history.py, registry/rollback.py) ---------------------------
+    # -- history and rollback (registry/history/, registry/rollback.py) -----------------------------
     def history(self, model: str | None = None, *, stage: str | None = None, since=None,
                 rev: str = "HEAD") -> list:
         """Registry events newest first (see `history.Event`); `since` is a datetime or a date string."""
