@@ -1,32 +1,22 @@
-"""Serving hosts follow the registry: fetch, resolve a ref at the remote's head, pull and verify only that
-version, swap it in atomically, keep the old one on any error.
-
-`Syncer` is one follower of one ref into one serving folder (registry.serving_dir); `reg sync` runs it once
-or in a loop (registry.watching), and `Follower` runs it in a background thread of a service and swaps the
-loaded model object. Nothing here prints: events go to the `registry.serving` logger, one line each.
-
-The host's clone only ever fast-forwards to the remote's head, and only when a version must be pulled; a
-clone with commits of its own is refused rather than merged.
-"""
+"""`Syncer`: one follower of one ref into one serving folder. Fetch the registry remote, resolve the ref
+at its head, fast-forward the clone and pull only that version when it must, verify, swap it in, keep
+what was served on any error (with a backoff per failing version); `sync` is `reg sync` once."""
 from __future__ import annotations
 
 import logging
 import os
 import random
 import re
-import shutil
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import git
-from .errors import GitError, NotFound, RegistryError, StateError, StorageError
-from .loading import IntegrityError
-from .manifest import ModelVersion
-from .serving_dir import ServingDir, now, version_name
+from .. import git
+from ..errors import GitError, NotFound, RegistryError, StateError, StorageError
+from ..loading.integrity import IntegrityError
+from ..manifest import ModelVersion
+from ..serving_dir import ServingDir, now, version_name
 
 log = logging.getLogger("registry.serving")
 log.addHandler(logging.NullHandler())  # events are for a CLI or service that asks for them
@@ -85,7 +75,7 @@ class Syncer:
     # -- the registry remote ----------------------------------------------------------------------
     def tracking(self) -> tuple[str, str]:
         """(git remote, remote-tracking ref) this clone follows: its branch's upstream, else <remote>/HEAD."""
-        from .settings import read
+        from ..settings import read
 
         branch = git.current_branch(self.root)
         remote = merge = None
@@ -143,7 +133,7 @@ class Syncer:
             commit = self.fetch()
             status["checked_at"] = now()
             status["commit"] = commit
-            from .state import read_state
+            from ..state import read_state
 
             target = read_state(self.root, commit).resolve(self.ref)
             if target.deleted:
@@ -174,7 +164,7 @@ class Syncer:
     def _bring_in(self, target: ModelVersion, name: str, commit: str, current: str | None) -> Outcome:
         folder = self.dir.intact(target)
         if folder is None:  # not kept from earlier (or changed on disk): pull it from the registry
-            from . import pulling
+            from .. import pulling
 
             self.fast_forward(commit)
             log.info("pulling %s v%s (%s) at %s", target.model, target.version, self.ref, commit[:8])
@@ -208,7 +198,7 @@ class Syncer:
             except RegistryError as exc:
                 if current and current != name:
                     self.dir.swap(current)
-                    from .loading import read_manifest_file
+                    from ..loading import read_manifest_file
 
                     back = self.dir.folder(current)
                     try:
@@ -259,8 +249,8 @@ class Syncer:
 
 def check_ref(root: Path, ref: str) -> str:
     """A ref that cannot name anything (a typo) is refused before a serving folder is made for it."""
-    from . import refs
-    from .settings import read
+    from .. import refs
+    from ..settings import read
 
     refs.parse_ref(ref, read(root).stages)
     return ref
@@ -278,125 +268,3 @@ def sync(root: Path, ref: str, to: Path, *, keep: int = 3) -> Outcome:
     sdir = ServingDir.open(Path(to), check_ref(root, ref), registry_root=root)
     with sdir.locked():
         return Syncer(root, ref, sdir, keep=keep).sync(forced=True)
-
-
-# -- in-process ----------------------------------------------------------------------------------
-
-def load_version_folder(path: Path):
-    """The default loader: reg's format loader on a version folder (manifest.yaml + model/), verified."""
-    from .loading import load_dir
-
-    return load_dir(path)
-
-
-class Follower:
-    """A model that follows a ref: loaded at start, then kept at what `ref` names at the registry remote's
-    head by a background thread, which swaps `.model` only once the new one has loaded.
-
-        follower = Follower("churn/production", repo="/srv/registry", interval=30)
-        follower.model.predict(df); follower.version; follower.close()
-
-    `loader(path)` gets a verified version folder (manifest.yaml + model/) and returns the object to serve
-    (default: `registry.loading.load_dir`). `to` keeps the version folders somewhere of your choosing (a
-    `reg sync` folder layout, with status.json); by default a temporary folder removed at close().
-    """
-
-    def __init__(self, ref: str, repo: str | Path = ".", interval: float = 30.0,
-                 loader: Callable[[Path], Any] | None = None, *, to: str | Path | None = None, keep: int = 3):
-        self.ref = ref
-        self.root = git.toplevel(Path(repo).resolve())
-        check_ref(self.root, ref)
-        self._tmp = Path(tempfile.mkdtemp(prefix="reg-follow-")) if to is None else None
-        self._loader = loader or load_version_folder
-        self._current: tuple[Any, ModelVersion] | None = None
-        self._stop, self._wake = threading.Event(), threading.Event()
-        self._lock_cm = None
-        try:
-            self.dir = ServingDir.open(Path(to) if to is not None else self._tmp, ref, registry_root=self.root)
-            self._lock_cm = self.dir.locked()
-            self._lock_cm.__enter__()
-            self._syncer = Syncer(self.root, ref, self.dir, keep=keep, interval=interval,
-                                  accept=lambda path, manifest: self._loader(path))
-            self._start()
-        except BaseException:
-            self._release()
-            raise
-        self._thread = threading.Thread(target=self._run, name=f"reg-follow {ref}", daemon=True)
-        self._thread.start()
-
-    def _start(self) -> None:
-        try:
-            self._take(self._syncer.sync(forced=True, reload=True))
-        except RegistryError as exc:
-            name = self.dir.current()
-            if name is None:
-                raise
-            # The registry is unreachable at start, but this folder served a version before: serve it.
-            from .loading import read_manifest_file
-
-            folder = self.dir.folder(name)
-            self._current = (self._loader(folder), read_manifest_file(folder / "manifest.yaml"))
-            log.warning("serving the kept %s: %s", name, exc)
-
-    def _take(self, outcome: Outcome) -> None:
-        if outcome.changed and outcome.manifest is not None:
-            self._current = (outcome.loaded, outcome.manifest)  # one assignment: model and version agree
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            woken = self._wake.wait(self._syncer.next_wait())
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self._take(self._syncer.sync(forced=woken))
-            except RegistryError:
-                pass  # recorded in status.json and logged; the loaded model stays
-            except Exception:  # a loader's own bug must not kill the thread and freeze the model forever
-                log.exception("unexpected error while following %s; keeping v%s", self.ref, self.version)
-
-    @property
-    def model(self) -> Any:
-        return self._current[0] if self._current else None
-
-    @property
-    def manifest(self) -> ModelVersion | None:
-        return self._current[1] if self._current else None
-
-    @property
-    def version(self) -> int | None:
-        return self._current[1].version if self._current else None
-
-    @property
-    def current(self) -> tuple[Any, ModelVersion]:
-        """(model, manifest) read together: a swap between two attribute reads cannot mix them."""
-        return self._current
-
-    @property
-    def status(self) -> dict:
-        return self.dir.status()
-
-    def refresh(self) -> None:
-        """Check the registry now (a webhook's job), not at the next interval."""
-        self._wake.set()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if getattr(self, "_thread", None) is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=120)
-        self._release()
-
-    def _release(self) -> None:
-        if self._lock_cm is not None:
-            self._lock_cm.__exit__(None, None, None)
-            self._lock_cm = None
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __enter__(self) -> "Follower":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
