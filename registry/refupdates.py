@@ -185,7 +185,7 @@ def _judge_version_tag(root: Path, name: str, number: int, commit: str) -> str |
 
 def _judge_stage_tag(root: Path, name: str, stage: str, number: int, commit: str, u: Update,
                      updates: list[Update]) -> str | None:
-    from .state import ParseCache
+    from .parsecache import ParseCache
 
     existing = {ref: c for ref, c in git.refs_matching(root, f"refs/tags/{name}#*").items()
                 if STAGE_TAG_RE.match(ref.removeprefix("refs/tags/"))}

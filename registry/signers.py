@@ -176,7 +176,7 @@ def tag_required(trust: Trust, root: Path, tag: str, commit: str, required_commi
 
 def commit_stages(root: Path, commit: str) -> set[str]:
     """The stages a commit moved versions out of or into (its manifests against its first parent)."""
-    from .state import ParseCache
+    from .parsecache import ParseCache
 
     cache, out = ParseCache(root), set()
     for rel, old, new in git.diff_tree(root, commit, "models"):

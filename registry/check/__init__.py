@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import git
 from ..errors import RegistryError
-from ..state import ParseCache
+from ..parsecache import ParseCache
 from .commits import Range, check_range
 from .ends import compare_ends, comparisons
 from .formats import format_markdown, format_text, to_json

@@ -15,7 +15,8 @@ from .. import git, governance, history, policy, rules, signers
 from ..errors import CorruptState, RegistryError
 from ..git import LogEntry
 from ..manifest import version_from_dict
-from ..state import ModelState, ParseCache, RegistryState
+from ..parsecache import ParseCache
+from ..state import ModelState, RegistryState
 from .report import Move, Problem, Report
 from .tree import blob, prefetch, read_state
 

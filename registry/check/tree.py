@@ -11,7 +11,8 @@ from pathlib import Path
 from .. import git, policy, refs, rules, settings as settings_mod
 from ..errors import CorruptState
 from ..manifest import SCHEMA, ModelVersion, card_from_dict, version_from_dict
-from ..state import ModelState, ParseCache, RegistryState
+from ..parsecache import ParseCache
+from ..state import ModelState, RegistryState
 from .report import Problem, problem
 
 

@@ -13,7 +13,7 @@ from .. import git
 from ..errors import CorruptState, GitError, HostileContent, UsageError
 from ..git import Change
 from ..manifest import ModelVersion, version_from_dict
-from ..state import ParseCache
+from ..parsecache import ParseCache
 
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
