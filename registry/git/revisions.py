@@ -72,15 +72,30 @@ def special_entries(root: Path, rev: str, path: str = "models") -> dict[str, str
 
 def tags_by_commit(root: Path) -> dict[str, list[str]]:
     """Tag names by the commit they point at (annotated tags peeled)."""
-    out = run(["for-each-ref", "--format=%(objectname) %(*objectname) %(refname:strip=2)", "refs/tags"], root)
-    found: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3:
-            continue
-        obj, peeled, name = parts
-        found.setdefault(peeled or obj, []).append(name)
-    return found
+    return tags_by_commit_later(root)()
+
+
+def tags_by_commit_later(root: Path):
+    """`tags_by_commit`, started now and read when the returned function is called: a reader of ten
+    thousand commits lets git list the tags while it reads the log. `show-ref -d` takes each annotated tag's
+    commit from packed-refs' peeled lines (for-each-ref's `%(*objectname)` opens every tag object: 5x slower)."""
+    proc = subprocess.Popen(["git", "show-ref", "--tags", "-d"], cwd=str(root), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+    def result() -> dict[str, list[str]]:
+        out, _ = proc.communicate()  # exit 1 when there is no tag at all: no output, no error
+        target: dict[str, str] = {}
+        for line in out.decode("utf-8", "replace").splitlines():
+            sha, _, ref = line.partition(" ")
+            name = ref.removeprefix("refs/tags/")
+            if name == ref:
+                continue
+            target[name.removesuffix("^{}")] = sha  # the peeled line comes after the tag's own
+        found: dict[str, list[str]] = {}
+        for name, sha in target.items():
+            found.setdefault(sha, []).append(name)
+        return found
+    return result
 
 
 # -- the work tree -----------------------------------------------------------------------------------

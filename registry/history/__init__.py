@@ -40,9 +40,10 @@ def _pick_tag(names: list[str], ev: Event) -> str | None:
 def events(root: Path, model: str | None = None, *, stage: str | None = None, since: dt.datetime | None = None,
            rev: str = "HEAD", archive_stage: str = "archived", signatures: bool = True) -> list[Event]:
     """Every registry event reachable from `rev`, newest first (with who signed each, `signatures`)."""
+    tags_later = git.tags_by_commit_later(root)
     commits = log(root, model, rev=rev, since=since)
     explained = explain(commits, root, archive_stage)
-    tags = git.tags_by_commit(root)
+    tags = tags_later()
     out: list[Event] = []
     for c in commits:
         for ev in explained.get(c.sha, []):

@@ -105,11 +105,11 @@ def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.da
     One `git log` reads every commit's message; only commits whose trailers do not explain them (plain
     git, rollbacks) are diffed, in one `git diff-tree --stdin`. Diffing is the cost at scale: a model
     folder of ten thousand versions is a large tree to compare per commit."""
-    if git.head(root) is None:
-        return []
     try:
         entries = git.log(root, [rev], since=int(since.timestamp()) if since is not None else None)
     except GitError:
+        if git.head(root) is None:  # a repository with no commit yet has no history, and that is no error
+            return []
         raise UsageError(f"unknown revision {rev!r}: give a commit, branch or tag that exists") from None
     commits = [Commit(e.sha, e.parents, e.author, e.time, e.message) for e in entries]
     fast = {c.sha for c in commits if not with_changes and told_by_trailers(c)}
