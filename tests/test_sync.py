@@ -292,6 +292,8 @@ def test_a_damaged_artifact_is_never_swapped_in_and_sighup_or_post_retries_at_on
         stored.write_bytes(original)  # the remote is repaired
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: served(out) == 3, 20, lambda: f"the repaired version to be served: {status(out)}")
+        # status.json is written just after the swap (what is served first, then the report of it)
+        wait_for(lambda: status(out).get("version") == 3, 10, lambda: f"the status of v3: {status(out)}")
         assert status(out)["last_error"] is None
     finally:
         code, _, err = stop(proc)
