@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from registry import Registry
+from registry import git as git_layer
 
 from .conftest import git, snapshot
 
@@ -356,6 +357,19 @@ def test_mutations_refuse_dirty_registry_paths(three_versions, reg):
     result = reg(root, "promote", "churn", "2", "production")
     assert result.exit_code == 1
     assert "models/churn/1/manifest.yaml has uncommitted changes" in result.stderr
+    assert snapshot(root) == before
+
+
+def test_a_staged_rename_counts_both_its_paths_as_uncommitted(three_versions, reg):
+    # git status -z gives a rename as "R  new" then the old path in a field of its own, without status letters
+    root = three_versions
+    git(root, "mv", "models/churn/1/manifest.yaml", "models/churn/1/renamed.yaml")
+    assert git_layer.dirty_paths(root, ["models"]) == ["models/churn/1/renamed.yaml", "models/churn/1/manifest.yaml"]
+    assert git_layer.is_modified(root / "models", ["churn"], untracked=False)
+    before = snapshot(root)
+    result = reg(root, "promote", "churn", "2", "production")
+    assert result.exit_code == 1
+    assert "models/churn/1/renamed.yaml (and 1 more) has uncommitted changes" in result.stderr
     assert snapshot(root) == before
 
 
