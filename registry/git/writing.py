@@ -100,6 +100,7 @@ def tree_with(root: Path, base: str | None, changes: dict[str, tuple[str, str] |
     finally:
         reader.stdin.close()
         reader.wait()
+        reader.stdout.close()
     if top is None:
         top = hashlib.sha1(b"tree 0\0").hexdigest()
         written[top] = b""
