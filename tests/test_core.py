@@ -13,6 +13,7 @@ from registry import Registry
 from registry import git as git_layer
 
 from .conftest import git, snapshot
+from .servers import bare_remote
 
 
 def _register(reg, root, artifact, *extra):
@@ -667,8 +668,7 @@ def test_push_without_a_remote_or_branch_changes_nothing(three_versions, reg, tm
                                      "origin URL`), set git_remote in models/registry.yaml, or pass --no-push")
     assert snapshot(three_versions) == before
 
-    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "origin.git"))
-    git(three_versions, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    bare_remote(three_versions, tmp_path / "origin.git", push=())
     git(three_versions, "checkout", "-q", "--detach")
     before = snapshot(three_versions)
     result = reg(three_versions, "promote", "churn", "1", "staging", "--push")
