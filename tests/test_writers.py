@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import git
+from .conftest import git, init_registry, new_project
 from .servers import bare_remote, make_clone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,13 +250,7 @@ def test_full_disk_mid_register_leaves_nothing_and_the_next_one_works(tmp_path, 
     if not _small_disk(disk, 16):
         pytest.skip("cannot mount a small tmpfs here (needs root); the size-limited variant below still runs")
     try:
-        root = disk / "project"
-        root.mkdir()
-        git(root, "init", "-q", "-b", "main")
-        (root / "README.md").write_text("# project\n")
-        git(root, "add", "README.md")
-        git(root, "commit", "-qm", "initial")
-        assert reg(root, "init", "--remote", str(tmp_path / "storage")).exit_code == 0
+        root = init_registry(reg, new_project(disk / "project"), tmp_path / "storage")
         assert reg(root, "register", "churn", str(_artifact(tmp_path / "small", "small"))).exit_code == 0
         big = _artifact(tmp_path / "big", "big")
         (big / "weights.bin").write_bytes(os.urandom(3 << 20))
