@@ -5,6 +5,7 @@ developer's own configuration or the network.
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,17 @@ def init_registry(reg, root: Path, remote: Path | str, *options: str) -> Path:
 def repo(tmp_path) -> Path:
     """A git repository with one commit, the user's project."""
     return new_project(tmp_path / "project")
+
+
+@pytest.fixture
+def workspace(template, tmp_path, reg, monkeypatch) -> Path:
+    """A copy of the module's trained pipeline `template` (tests/pipelines.py), made a registry; the shell is
+    at its root, beside dvc.yaml."""
+    root = tmp_path / "project"
+    shutil.copytree(template, root, symlinks=True)
+    init_registry(reg, root, tmp_path / "storage")
+    monkeypatch.chdir(root)
+    return root
 
 
 @pytest.fixture
