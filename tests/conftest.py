@@ -5,7 +5,7 @@ developer's own configuration or the network.
 """
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,32 +23,68 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
     return proc.stdout
 
 
+GITCONFIG = ("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
+             "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+# Set by a developer's shell or CI; a test's identity is its own git config.
+UNSET = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "REG_DEBUG")
+
+
+def environ_for(home: Path) -> dict[str, str]:
+    """The variables a test runs with (leave out those in UNSET): Ada's git identity, data folders under
+    `home`, no DVC analytics. Fixtures that outlive one test (module scope) build their own with this."""
+    home.mkdir(parents=True, exist_ok=True)
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(GITCONFIG)
+    return {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
+            "XDG_DATA_HOME": str(home / "xdg-data"), "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache")}
+
+
+def isolate(monkeypatch, home: Path) -> None:
+    for key, value in environ_for(home).items():
+        monkeypatch.setenv(key, value)
+    for var in UNSET:
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
-    gitconfig = home / ".gitconfig"
-    gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
-                         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
-    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / "dvc-site-cache"))
-    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "REG_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
+    isolate(monkeypatch, home)
     yield home
+
+
+def new_project(root: Path) -> Path:
+    """A git repository at `root` with one commit, the user's project."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("# project\n")
+    git(root, "add", "README.md")
+    git(root, "commit", "-qm", "initial")
+    return root
+
+
+def init_registry(reg, root: Path, remote: Path | str, *options: str) -> Path:
+    """`root` after `reg init --remote REMOTE OPTIONS` (a local folder, or S3 with its options)."""
+    result = reg(root, "init", "--remote", str(remote), *options)
+    assert result.exit_code == 0, result.output
+    return root
 
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A git repository with one commit, the user's project."""
+    return new_project(tmp_path / "project")
+
+
+@pytest.fixture
+def workspace(template, tmp_path, reg, monkeypatch) -> Path:
+    """A copy of the module's trained pipeline `template` (tests/pipelines.py), made a registry; the shell is
+    at its root, beside dvc.yaml."""
     root = tmp_path / "project"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "README.md").write_text("# project\n")
-    git(root, "add", "README.md")
-    git(root, "commit", "-qm", "initial")
+    shutil.copytree(template, root, symlinks=True)
+    init_registry(reg, root, tmp_path / "storage")
+    monkeypatch.chdir(root)
     return root
 
 
@@ -60,9 +96,7 @@ def storage(tmp_path) -> Path:
 @pytest.fixture
 def registry(repo, storage, reg) -> Path:
     """`repo` after `reg init --remote <local folder>`."""
-    result = reg(repo, "init", "--remote", str(storage))
-    assert result.exit_code == 0, result.output
-    return repo
+    return init_registry(reg, repo, storage)
 
 
 @dataclass
@@ -76,16 +110,16 @@ class Result:
         return self.stdout + self.stderr
 
 
+def run_reg(root: Path, *args: str, input: str | None = None) -> Result:
+    """The `reg` CLI run in-process against a repository: run_reg(repo, "promote", "churn", "1", "production")."""
+    res = CliRunner().invoke(app, ["-C", str(root), *args], input=input, catch_exceptions=False)
+    return Result(res.exit_code, res.stdout, res.stderr)
+
+
 @pytest.fixture
 def reg():
-    """Run the `reg` CLI in-process against a repository: reg(repo, "promote", "churn", "1", "production")."""
-    runner = CliRunner()
-
-    def run(root: Path, *args: str, input: str | None = None) -> Result:
-        res = runner.invoke(app, ["-C", str(root), *args], input=input, catch_exceptions=False)
-        return Result(res.exit_code, res.stdout, res.stderr)
-
-    return run
+    """`run_reg`, for a test."""
+    return run_reg
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from . import s3server
+from .conftest import init_registry
 
 BUCKET = "models"
 _prefixes = itertools.count(1)
@@ -41,10 +42,8 @@ def s3_url(s3_server) -> str:
 def s3_registry(repo, reg, s3_server, s3_url) -> Path:
     """`repo` after `reg init --remote s3://models/registry-N --endpoint-url ...` with credentials in
     .dvc/config.local."""
-    result = reg(repo, "init", "--remote", s3_url, "--endpoint-url", s3_server.endpoint,
-                 "--access-key-id", s3_server.access_key, "--secret-access-key", s3_server.secret_key)
-    assert result.exit_code == 0, result.output
-    return repo
+    return init_registry(reg, repo, s3_url, "--endpoint-url", s3_server.endpoint,
+                         "--access-key-id", s3_server.access_key, "--secret-access-key", s3_server.secret_key)
 
 
 def dvc(cwd: Path, *args: str, env: dict | None = None, check: bool = True):

@@ -8,12 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
 from registry import Registry
 
-from .conftest import Result, git
+from .conftest import git, init_registry, isolate, new_project, run_reg
 
 REMOTE = "https://deploy:s3cr3t-token@github.com/acme/models.git"
 CHURN_METRICS = {1: {"roc_auc": 0.81, "f1": 0.62, "log_loss": 0.45},
@@ -90,30 +88,9 @@ def build_once(tmp_path_factory, *, validated: bool = False) -> Path:
     since the per-test environment does not exist yet when a module fixture runs)."""
     base = tmp_path_factory.mktemp("site-registry")
     home = base / "home"
-    home.mkdir()
-    cfg = home / ".gitconfig"
-    cfg.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n[init]\n\tdefaultBranch = main\n")
-    runner = CliRunner()
-
-    def reg(root: Path, *args: str) -> Result:
-        res = runner.invoke(app, ["-C", str(root), *args], catch_exceptions=False)
-        return Result(res.exit_code, res.stdout, res.stderr)
-
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"HOME": home, "GIT_CONFIG_GLOBAL": cfg, "GIT_CONFIG_NOSYSTEM": "1",
-                           "XDG_DATA_HOME": home / "xdg", "DVC_NO_ANALYTICS": "1",
-                           "DVC_SITE_CACHE_DIR": home / "dvc-site"}.items():
-            mp.setenv(key, str(value))
-        for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "REG_DEBUG"):
-            mp.delenv(var, raising=False)
-        root = base / "project"
-        root.mkdir()
-        git(root, "init", "-q", "-b", "main")
-        (root / "README.md").write_text("# project\n")
-        git(root, "add", "README.md")
-        git(root, "commit", "-qm", "initial")
-        result = reg(root, "init", "--remote", str(base / "storage"))
-        assert result.exit_code == 0, result.output
-        populate(root, reg, base / "inputs", validated=validated)
+        isolate(mp, home)
+        root = init_registry(run_reg, new_project(base / "project"), base / "storage")
+        populate(root, run_reg, base / "inputs", validated=validated)
     assert os.environ.get("HOME") != str(home)
     return root

@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from registry import Registry
+from registry import git as git_layer
 
 from .conftest import git, snapshot
+from .servers import bare_remote
 
 
 def _register(reg, root, artifact, *extra):
@@ -359,6 +361,19 @@ def test_mutations_refuse_dirty_registry_paths(three_versions, reg):
     assert snapshot(root) == before
 
 
+def test_a_staged_rename_counts_both_its_paths_as_uncommitted(three_versions, reg):
+    # git status -z gives a rename as "R  new" then the old path in a field of its own, without status letters
+    root = three_versions
+    git(root, "mv", "models/churn/1/manifest.yaml", "models/churn/1/renamed.yaml")
+    assert git_layer.dirty_paths(root, ["models"]) == ["models/churn/1/renamed.yaml", "models/churn/1/manifest.yaml"]
+    assert git_layer.is_modified(root / "models", ["churn"], untracked=False)
+    before = snapshot(root)
+    result = reg(root, "promote", "churn", "2", "production")
+    assert result.exit_code == 1
+    assert "models/churn/1/renamed.yaml (and 1 more) has uncommitted changes" in result.stderr
+    assert snapshot(root) == before
+
+
 def test_mutations_refuse_during_a_merge(three_versions, reg):
     root = three_versions
     git(root, "checkout", "-qb", "side")
@@ -653,8 +668,7 @@ def test_push_without_a_remote_or_branch_changes_nothing(three_versions, reg, tm
                                      "origin URL`), set git_remote in models/registry.yaml, or pass --no-push")
     assert snapshot(three_versions) == before
 
-    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "origin.git"))
-    git(three_versions, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    bare_remote(three_versions, tmp_path / "origin.git", push=())
     git(three_versions, "checkout", "-q", "--detach")
     before = snapshot(three_versions)
     result = reg(three_versions, "promote", "churn", "1", "staging", "--push")

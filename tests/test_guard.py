@@ -4,12 +4,12 @@ the rule and who may make the change, a failed push, and no ref changed on the s
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 import yaml
 
 from .conftest import git
+from .servers import accepted, act_as, hooked_remote, make_clone, push, refused
 
 CARD = """\
 name: churn
@@ -39,46 +39,8 @@ def server(tmp_path, registry, reg, artifact):
     git(registry, "commit", "-qam", "gates and permissions")
     assert reg(registry, "promote", "churn", "1", "staging").exit_code == 0
     assert reg(registry, "promote", "churn", "1", "production").exit_code == 0
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(registry, "remote", "add", "origin", str(bare))
-    git(registry, "push", "-q", "origin", "main", "--tags")
-    assert reg(registry, "hook", "install", str(bare)).exit_code == 0
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare), str(clone))
-    return bare, clone
-
-
-def _as(clone, who: str):
-    git(clone, "config", "user.email", f"{who}@example.com")
-    git(clone, "config", "user.name", who.title())
-
-
-def _refs(bare) -> str:
-    return git(bare, "for-each-ref", "--format=%(refname) %(objectname)")
-
-
-def _push(clone, *args):
-    return subprocess.run(["git", "push", "origin", *args], cwd=str(clone), capture_output=True, text=True)
-
-
-def _refused(bare, clone, *args, says: str) -> str:
-    """Push `args`; the server refuses it with one line holding `says`, and no ref on it changes."""
-    before = _refs(bare)
-    proc = _push(clone, *args)
-    assert proc.returncode != 0, proc.stderr
-    assert "pre-receive hook declined" in proc.stderr, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if says in line]
-    assert lines, proc.stderr
-    assert lines[0].startswith("remote: "), proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert _refs(bare) == before
-    return proc.stderr
-
-
-def _accepted(clone, *args):
-    proc = _push(clone, *args)
-    assert proc.returncode == 0, proc.stderr
+    bare = hooked_remote(registry, tmp_path / "server.git", reg)
+    return bare, make_clone(bare, tmp_path / "clone")
 
 
 def _edit(root, rel, fn):
@@ -98,36 +60,36 @@ def _commit(root, message):
 
 def test_an_outsider_cannot_grant_herself_a_permission_or_drop_a_gate(server, reg):
     bare, clone = server
-    _as(clone, "eve")
+    act_as(clone, "eve")
     _edit(clone, "models/churn/model.yaml", lambda d: d["permissions"]["production"].append("eve@example.com"))
     sha = _commit(clone, "let me ship")
     says = (f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com: only an owner of churn may "
             "change its owners, permissions, gates or validation (owners at the base: ada@example.com)")
-    _refused(bare, clone, "HEAD:main", says=says)
+    refused(bare, clone, "HEAD:main", says=says)
     result = reg(clone, "check", "--base", "origin/main")  # the same rule in CI
     assert result.exit_code == 1 and f"problem: {says}\n" in result.stdout
     git(clone, "reset", "-q", "--hard", "origin/main")
     _edit(clone, "models/churn/model.yaml", lambda d: d.pop("gates"))
     _commit(clone, "no more gates")
-    _refused(bare, clone, "HEAD:main", says="models/churn/model.yaml: gates changed in ")
+    refused(bare, clone, "HEAD:main", says="models/churn/model.yaml: gates changed in ")
     # adding herself as an owner in one commit does not make the next one hers either
     git(clone, "reset", "-q", "--hard", "origin/main")
     _edit(clone, "models/churn/model.yaml", lambda d: d["owners"].append("eve@example.com"))
     _commit(clone, "co-own")
     _edit(clone, "models/churn/model.yaml", lambda d: d.pop("gates"))
     _commit(clone, "no more gates")
-    stderr = _refused(bare, clone, "HEAD:main", says="owners changed in ")
+    stderr = refused(bare, clone, "HEAD:main", says="owners changed in ")
     assert "gates changed in " in stderr
     # the description is not policy: anyone may edit it
     git(clone, "reset", "-q", "--hard", "origin/main")
     _edit(clone, "models/churn/model.yaml", lambda d: d.update(description="Predicts churn."))
     _commit(clone, "describe")
-    _accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:main")
 
 
 def test_a_permission_slipped_into_a_merge_resolution_is_judged(server):
     bare, clone = server
-    _as(clone, "eve")
+    act_as(clone, "eve")
     git(clone, "checkout", "-q", "-b", "side")
     _edit(clone, "models/churn/model.yaml", lambda d: d.update(description="Predicts churn."))
     _commit(clone, "describe")
@@ -137,50 +99,50 @@ def test_a_permission_slipped_into_a_merge_resolution_is_judged(server):
     git(clone, "merge", "-q", "--no-ff", "--no-commit", "side")
     _edit(clone, "models/churn/model.yaml", lambda d: d["permissions"].update(production=["*"]))
     sha = _commit(clone, "Merge side")
-    _refused(bare, clone, "HEAD:main", says=f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com")
+    refused(bare, clone, "HEAD:main", says=f"models/churn/model.yaml: permissions changed in {sha} by eve@example.com")
     # the same merge without the slipped-in change is fine: the description was anyone's to edit
     git(clone, "reset", "-q", "--hard", "HEAD~1")
     git(clone, "merge", "-q", "--no-ff", "-m", "Merge side", "side")
-    _accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:main")
 
 
 def test_an_owner_changes_her_model_policy_and_a_newcomer_writes_her_new_models_first_rules(server, reg, artifact):
     bare, clone = server
     _edit(clone, "models/churn/model.yaml", lambda d: d["gates"]["staging"]["metrics"].update(roc_auc=">= 0.85"))
     _commit(clone, "stricter")
-    _accepted(clone, "HEAD:main")
-    _as(clone, "eve")
+    accepted(clone, "HEAD:main")
+    act_as(clone, "eve")
     assert reg(clone, "register", "fraud", str(artifact)).exit_code == 0
     _edit(clone, "models/fraud/model.yaml", lambda d: d.update(permissions={"production": ["eve@example.com"]}))
     _commit(clone, "my rules")
-    _accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:main")
 
 
 def test_registry_settings_and_signers_need_an_admin_judged_at_the_base(server):
     bare, clone = server
-    _as(clone, "eve")
+    act_as(clone, "eve")
     _edit(clone, "models/registry.yaml", lambda d: d.update(exclusive_stages=[]))
     sha = _commit(clone, "let two ship")
-    _refused(bare, clone, "HEAD:main",
-             says=f"models/registry.yaml: exclusive_stages changed in {sha} by eve@example.com: only a registry admin "
-                  "may change models/registry.yaml (no admins: in models/registry.yaml at the base, so the "
-                  "registry's initializer ada@example.com, who created models/registry.yaml in ")
+    refused(bare, clone, "HEAD:main",
+            says=f"models/registry.yaml: exclusive_stages changed in {sha} by eve@example.com: only a registry admin "
+                 "may change models/registry.yaml (no admins: in models/registry.yaml at the base, so the "
+                 "registry's initializer ada@example.com, who created models/registry.yaml in ")
     git(clone, "reset", "-q", "--hard", "origin/main")
     (clone / "models/allowed_signers").write_text("eve@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI\n")
     _commit(clone, "trust me")
-    _refused(bare, clone, "HEAD:main", says="models/allowed_signers: the allowed signers changed in ")
+    refused(bare, clone, "HEAD:main", says="models/allowed_signers: the allowed signers changed in ")
     # the initializer names admins; from the next push on, only they may change the settings
     git(clone, "reset", "-q", "--hard", "origin/main")
-    _as(clone, "ada")
+    act_as(clone, "ada")
     _edit(clone, "models/registry.yaml", lambda d: d.update(admins=["carol@example.com"]))
     _commit(clone, "carol runs the registry")
-    _accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:main")
     _edit(clone, "models/registry.yaml", lambda d: d.update(push=True))
     _commit(clone, "push by default")
-    _refused(bare, clone, "HEAD:main", says="by ada@example.com: only a registry admin may change "
-                                            "models/registry.yaml (admins at the base: carol@example.com)")
+    refused(bare, clone, "HEAD:main", says="by ada@example.com: only a registry admin may change "
+                                           "models/registry.yaml (admins at the base: carol@example.com)")
     git(clone, "commit", "-q", "--amend", "--no-edit", "--author=Carol <carol@example.com>")
-    _accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:main")
 
 
 def test_reordering_stages_around_a_new_version_cannot_skip_its_gates(server, reg, artifact, tmp_path):
@@ -202,7 +164,7 @@ def test_reordering_stages_around_a_new_version_cannot_skip_its_gates(server, re
     _commit(clone, "restore the order")
     says = (f"models/churn/3/manifest.yaml: churn v3 is added in staging in {sha} by ada@example.com: a new version "
             "enters at none (the initial stage at the base); register it, then promote it so its gates are judged")
-    _refused(bare, clone, "HEAD:main", says=says)
+    refused(bare, clone, "HEAD:main", says=says)
     # reg check judges the same rules locally and in CI
     result = reg(clone, "check", "--base", "origin/main")
     assert result.exit_code == 1 and f"problem: {says}\n" in result.stdout
@@ -215,9 +177,9 @@ def test_a_move_into_a_stage_the_base_does_not_know_is_refused(server):
     _edit(clone, "models/churn/2/manifest.yaml", lambda d: d.update(stage="canary"))
     (clone / "models/churn/canary.dvc").write_text((clone / "models/churn/2/model.dvc").read_text())
     sha = _commit(clone, "canary v2")
-    _refused(bare, clone, "HEAD:main",
-             says=f"churn v2 moved to canary in {sha} by ada@example.com, a stage the base does not know (stages at "
-                  "the base: none, staging, production, archived)")
+    refused(bare, clone, "HEAD:main",
+            says=f"churn v2 moved to canary in {sha} by ada@example.com, a stage the base does not know (stages at "
+                 "the base: none, staging, production, archived)")
 
 
 # -- item 2: every ref update is judged ------------------------------------------------------------
@@ -226,53 +188,53 @@ def test_history_on_the_default_branch_is_append_only(server, reg):
     bare, clone = server
     (clone / "notes.txt").write_text("hi\n")
     _commit(clone, "notes")
-    _accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:main")
     # a force push to an older commit that keeps every version is refused
     git(clone, "reset", "-q", "--hard", "HEAD~1")
-    _refused(bare, clone, "-f", "HEAD:main",
-             says="refs/heads/main: non-fast-forward push to protected branch main (the default branch): registry "
-                  "history there is append-only")
+    refused(bare, clone, "-f", "HEAD:main",
+            says="refs/heads/main: non-fast-forward push to protected branch main (the default branch): registry "
+                 "history there is append-only")
     # another branch is the pusher's own: it may be rewritten and deleted
     (clone / "a.txt").write_text("a\n")
     _commit(clone, "a")
-    _accepted(clone, "HEAD:refs/heads/feature")
+    accepted(clone, "HEAD:refs/heads/feature")
     git(clone, "reset", "-q", "--hard", "HEAD~1")
-    _accepted(clone, "-f", "HEAD:refs/heads/feature")
-    _accepted(clone, ":refs/heads/feature")
+    accepted(clone, "-f", "HEAD:refs/heads/feature")
+    accepted(clone, ":refs/heads/feature")
 
 
 def test_configured_protected_branches_are_never_rewritten_or_deleted(server):
     bare, clone = server
     _edit(clone, "models/registry.yaml", lambda d: d.update(protected_branches=["main", "release/*"]))
     _commit(clone, "protect releases")
-    _accepted(clone, "HEAD:main")
-    _accepted(clone, "HEAD:refs/heads/release/1")
-    _refused(bare, clone, ":refs/heads/release/1",
-             says="refs/heads/release/1: release/1 is a protected branch (protected_branches in models/registry.yaml), "
-                  "so it is never deleted; a registry admin may unprotect it first")
+    accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:refs/heads/release/1")
+    refused(bare, clone, ":refs/heads/release/1",
+            says="refs/heads/release/1: release/1 is a protected branch (protected_branches in models/registry.yaml), "
+                 "so it is never deleted; a registry admin may unprotect it first")
 
 
 def test_registry_tags_are_created_once_on_the_commit_reg_tags(server, reg, artifact):
     bare, clone = server
     tags = git(clone, "tag", "-l").split()
     stage_tag = next(t for t in tags if t.startswith("churn#production#"))
-    _refused(bare, clone, ":refs/tags/churn@v1", says="refs/tags/churn@v1: registry tags are never deleted")
+    refused(bare, clone, ":refs/tags/churn@v1", says="refs/tags/churn@v1: registry tags are never deleted")
     git(clone, "tag", "-f", "-a", "-m", "moved", stage_tag, "HEAD~3")
-    _refused(bare, clone, "-f", f"refs/tags/{stage_tag}", says=f"refs/tags/{stage_tag}: registry tags are never moved")
+    refused(bare, clone, "-f", f"refs/tags/{stage_tag}", says=f"refs/tags/{stage_tag}: registry tags are never moved")
     git(clone, "tag", "-a", "-m", "fake", "churn@v9", "HEAD")
-    _refused(bare, clone, "refs/tags/churn@v9",
-             says="refs/tags/churn@v9: must name the commit that registered churn v9; ")
+    refused(bare, clone, "refs/tags/churn@v9",
+            says="refs/tags/churn@v9: must name the commit that registered churn v9; ")
     # a second stage tag on an old promotion would make the tags say production went back to it
     promoted = git(bare, "rev-list", "-n1", stage_tag).strip()
     git(clone, "tag", "-a", "-m", "again", "churn#production#99", promoted)
-    _refused(bare, clone, "refs/tags/churn#production#99", says=f"already carries stage tag {stage_tag}")
+    refused(bare, clone, "refs/tags/churn#production#99", says=f"already carries stage tag {stage_tag}")
     git(clone, "tag", "churn@v2x", "HEAD")
     git(clone, "tag", "churn@v02", "HEAD")
-    _refused(bare, clone, "refs/tags/churn@v02", says="is shaped like a registry tag")
+    refused(bare, clone, "refs/tags/churn@v02", says="is shaped like a registry tag")
     # other tags are the project's own; reg's own tags pass with their commits
     git(clone, "tag", "-a", "-m", "release", "v1.0", "HEAD")
-    _accepted(clone, "refs/tags/v1.0", "refs/tags/churn@v2x")
-    _accepted(clone, ":refs/tags/v1.0")
+    accepted(clone, "refs/tags/v1.0", "refs/tags/churn@v2x")
+    accepted(clone, ":refs/tags/v1.0")
     result = reg(clone, "promote", "churn", "2", "staging", "--push")
     assert result.exit_code == 0, result.output
     assert git(bare, "tag", "-l", "churn#staging#*").split()
@@ -280,22 +242,22 @@ def test_registry_tags_are_created_once_on_the_commit_reg_tags(server, reg, arti
     git(clone, "checkout", "-q", "-b", "feature")
     (artifact / "model.txt").write_text("tree\nside\n")
     assert reg(clone, "register", "churn", str(artifact)).exit_code == 0
-    _refused(bare, clone, "--follow-tags", "HEAD:refs/heads/feature",
-             says="refs/tags/churn@v3: names ")
-    assert "which no protected branch (main) holds after this push" in _push(clone, "--follow-tags", "HEAD:feature").stderr
+    refused(bare, clone, "--follow-tags", "HEAD:refs/heads/feature",
+            says="refs/tags/churn@v3: names ")
+    assert "which no protected branch (main) holds after this push" in push(clone, "--follow-tags", "HEAD:feature").stderr
 
 
 def test_refs_outside_heads_and_tags_are_refused_unless_allowed(server):
     bare, clone = server
-    _refused(bare, clone, "HEAD:refs/anything/x",
-             says="refs/anything/x: refs outside refs/heads/ and refs/tags/ are refused here; a registry admin may "
-                  "allow them with allowed_refs:")
+    refused(bare, clone, "HEAD:refs/anything/x",
+            says="refs/anything/x: refs outside refs/heads/ and refs/tags/ are refused here; a registry admin may "
+                 "allow them with allowed_refs:")
     _edit(clone, "models/registry.yaml", lambda d: d.update(allowed_refs=["refs/notes/*"]))
     _commit(clone, "notes are fine")
-    _accepted(clone, "HEAD:main")
+    accepted(clone, "HEAD:main")
     git(clone, "notes", "add", "-m", "reviewed", "HEAD")
-    _accepted(clone, "refs/notes/commits")
-    _refused(bare, clone, "HEAD:refs/anything/x", says="refs/anything/x: refs outside")
+    accepted(clone, "refs/notes/commits")
+    refused(bare, clone, "HEAD:refs/anything/x", says="refs/anything/x: refs outside")
 
 
 # -- item 3: the hook's time limit and one-line errors ---------------------------------------------
@@ -305,8 +267,8 @@ def test_a_push_that_takes_too_long_is_refused_in_one_line(server):
     git(bare, "config", "reg.hookTimeout", "0.01")
     (clone / "notes.txt").write_text("hi\n")
     _commit(clone, "notes")
-    stderr = _refused(bare, clone, "HEAD:main", says="reg guard refused this push: judging it took longer than the "
-                                                     "server's limit of 0.01s (git config reg.hookTimeout)")
+    stderr = refused(bare, clone, "HEAD:main", says="reg guard refused this push: judging it took longer than the "
+                                                    "server's limit of 0.01s (git config reg.hookTimeout)")
     assert len([line for line in stderr.splitlines() if line.startswith("remote: ")]) == 1
 
 
@@ -316,7 +278,7 @@ def test_hostile_registry_files_never_show_the_pusher_a_traceback(server):
     path.write_text(path.read_text().replace("description: ''", "description: !!binary aGVsbG8="))
     _commit(clone, "binary")
     # (a YAML tag reg never writes; until every reader refuses it, the hook fails on it: one line all the same)
-    stderr = _refused(bare, clone, "HEAD:main", says="reg ")
+    stderr = refused(bare, clone, "HEAD:main", says="reg ")
     assert 'File "' not in stderr
 
 
@@ -326,11 +288,8 @@ def test_hostile_registry_files_never_show_the_pusher_a_traceback(server):
 def test_regs_own_operations_pass_the_guard(tmp_path, registry, reg, artifact):
     """From an empty hooked server: init, register, promote, archive, alias, annotate, delete, rollback and a
     merged --propose branch, each pushed by reg, each accepted with its tags."""
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    assert reg(registry, "hook", "install", str(bare)).exit_code == 0
-    git(registry, "remote", "add", "origin", str(bare))
-    _accepted(registry, "HEAD:main")  # the commit of `reg init`
+    bare = hooked_remote(registry, tmp_path / "server.git", reg, push=())
+    accepted(registry, "HEAD:main")  # the commit of `reg init`
 
     def ok(*args):
         result = reg(registry, *args)
@@ -356,7 +315,7 @@ def test_regs_own_operations_pass_the_guard(tmp_path, registry, reg, artifact):
     branch = next(b.strip() for b in git(bare, "branch", "--format=%(refname:short)").splitlines() if b != "main")
     git(registry, "fetch", "-q", "origin")
     git(registry, "merge", "-q", "--no-ff", "-m", "Merge proposal", f"origin/{branch}")
-    _accepted(registry, "HEAD:main")
+    accepted(registry, "HEAD:main")
     assert reg(registry, "check", "--base", git(registry, "rev-list", "--max-parents=0", "HEAD").strip()).exit_code == 0
 
 
@@ -364,4 +323,4 @@ def test_main_is_guarded_on_a_server_whose_head_names_another_branch(server):
     bare, clone = server
     git(bare, "symbolic-ref", "HEAD", "refs/heads/master")  # made by a git whose default name was master
     git(clone, "reset", "-q", "--hard", "HEAD~1")
-    _refused(bare, clone, "-f", "HEAD:main", says="refs/heads/main: non-fast-forward push to protected branch main")
+    refused(bare, clone, "-f", "HEAD:main", says="refs/heads/main: non-fast-forward push to protected branch main")

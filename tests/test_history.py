@@ -11,6 +11,7 @@ import yaml
 from registry import Registry
 
 from .conftest import git, snapshot
+from .servers import bare_remote
 
 ADA = "Ada Lovelace <ada@example.com>"
 T = {1: "2026-11-01 10:00:00 +0000", 2: "2026-11-02 10:00:00 +0000", 3: "2026-11-03 10:00:00 +0000",
@@ -153,10 +154,7 @@ def test_rollback_to_promotes_an_earlier_version_recorded_as_a_rollback(promoted
 
 def test_rollback_push_sends_the_commit_and_its_tag(promoted, reg, clock, tmp_path):
     root = promoted
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(root, "remote", "add", "origin", str(bare))
-    git(root, "push", "-q", "origin", "main")
+    bare = bare_remote(root, tmp_path / "origin.git")
     clock(T[4])
     result = ok(reg(root, "rollback", "churn", "--push"))
     assert "pushed" in result.stdout

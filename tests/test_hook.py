@@ -3,12 +3,12 @@ from clones. Each forbidden change is refused with its message; a valid push is 
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
 from .conftest import git
+from .servers import act_as, bare_remote, install_hook, make_clone, push
 
 
 @pytest.fixture
@@ -20,25 +20,15 @@ def server(tmp_path, registry, reg, artifact):
     card.write_text(card.read_text() + "permissions:\n  production: [ada@example.com]\n  staging: ['*']\n")
     git(registry, "commit", "-qam", "permissions")
     assert reg(registry, "promote", "churn", "1", "production", "--reason", "launch").exit_code == 0
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(registry, "remote", "add", "origin", str(bare))
-    git(registry, "push", "-q", "origin", "main", "--tags")
-    result = reg(registry, "hook", "install", str(bare))
-    assert result.exit_code == 0, result.output
+    bare = bare_remote(registry, tmp_path / "server.git", push=("main", "--tags"))
+    result = install_hook(reg, bare, registry)
     assert "Installed" in result.stdout
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare), str(clone))
-    return bare, clone
-
-
-def _push(clone):
-    return subprocess.run(["git", "push", "origin", "HEAD:main"], cwd=str(clone), capture_output=True, text=True)
+    return bare, make_clone(bare, tmp_path / "clone")
 
 
 def _rejected(bare, clone, *messages):
     before = git(bare, "rev-parse", "main")
-    proc = _push(clone)
+    proc = push(clone, "HEAD:main")
     assert proc.returncode != 0, proc.stderr
     assert "remote: reg check rejected refs/heads/main" in proc.stderr, proc.stderr
     for message in messages:
@@ -56,7 +46,7 @@ def test_valid_push_is_accepted(server, reg):
     (clone / "notes.txt").write_text("hi\n")
     git(clone, "add", "notes.txt")
     git(clone, "commit", "-qm", "notes")
-    assert _push(clone).returncode == 0
+    assert push(clone, "HEAD:main").returncode == 0
 
 
 def test_metric_edit_of_an_existing_version_is_refused(server):
@@ -74,8 +64,7 @@ def test_promotion_without_permission_is_refused(server, reg, monkeypatch):
     card = clone / "models/churn/model.yaml"
     card.write_text(card.read_text().replace("production: [ada@example.com]",
                                              "production: [ada@example.com, bob@example.com]"))
-    git(clone, "config", "user.email", "bob@example.com")
-    git(clone, "config", "user.name", "Bob")
+    act_as(clone, "bob")
     git(clone, "commit", "-qam", "let me ship")
     assert reg(clone, "promote", "churn", "2", "production", "--reason", "mine is better").exit_code == 0
     _rejected(bare, clone, "by bob@example.com: not allowed: bob@example.com may not move churn to production "
@@ -105,8 +94,7 @@ def test_new_branch_is_checked_and_install_is_careful(server, reg, tmp_path):
     data["created_by"] = "someone else"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     git(clone, "commit", "-qam", "rewrite history")
-    proc = subprocess.run(["git", "push", "origin", "HEAD:refs/heads/feature"], cwd=str(clone),
-                          capture_output=True, text=True)
+    proc = push(clone, "HEAD:refs/heads/feature")
     assert proc.returncode != 0
     assert "reg check rejected refs/heads/feature" in proc.stderr and "immutable field created_by" in proc.stderr
     # A hook reg did not write is not replaced without --force; a non-bare path is refused.
@@ -143,7 +131,7 @@ def test_force_push_that_drops_a_version_is_refused(server, artifact):
     first = git(clone, "log", "--format=%H", "--grep=register churn v1", "-1").strip()
     git(clone, "reset", "-q", "--hard", first)
     before = git(bare, "rev-parse", "main")
-    proc = subprocess.run(["git", "push", "-f", "origin", "HEAD:main"], cwd=str(clone), capture_output=True, text=True)
+    proc = push(clone, "-f", "HEAD:main")
     assert proc.returncode != 0, proc.stderr
     assert "models/churn/2/manifest.yaml: was there at " in proc.stderr and "versions are never removed" in proc.stderr
     assert git(bare, "rev-parse", "main") == before

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from registry.errors import RegistryError
 from registry.loading import load_dir, read_manifest_file
 
 from .conftest import git, snapshot
+from .servers import hooked_remote, make_clone, push
 
 BOMB_LINES = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
     f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
@@ -342,14 +342,8 @@ def test_at_before_the_registry_existed_is_refused(churn, reg):
 
 @pytest.fixture
 def hooked(tmp_path, churn, reg):
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(churn, "remote", "add", "origin", str(bare))
-    git(churn, "push", "-q", "origin", "main", "--tags")
-    assert reg(churn, "hook", "install", str(bare)).exit_code == 0
-    clone = tmp_path / "attacker"
-    git(tmp_path, "clone", "-q", str(bare), str(clone))
-    return bare, clone
+    bare = hooked_remote(churn, tmp_path / "server.git", reg)
+    return bare, make_clone(bare, tmp_path / "attacker")
 
 
 @pytest.mark.parametrize("attack", ["alias-bomb", "artifact-path", "pointer-path", "oversized", "link", "binary"])
@@ -380,7 +374,7 @@ def test_hook_refuses_hostile_files(hooked, attack):
     git(clone, "commit", "-qam", "innocent-looking change")
     before = git(bare, "rev-parse", "main")
     start = time.monotonic()
-    proc = subprocess.run(["git", "push", "origin", "HEAD:main"], cwd=str(clone), capture_output=True, text=True)
+    proc = push(clone, "HEAD:main")
     assert time.monotonic() - start < 10.0
     assert proc.returncode != 0, proc.stderr
     assert f"{rel}: " in proc.stderr and message in proc.stderr, proc.stderr

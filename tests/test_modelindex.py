@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from .conftest import git, snapshot
+from .servers import bare_remote, make_clone
 
 
 def _stage(root: Path, number: int) -> str:
@@ -38,12 +39,8 @@ def three(registry, reg, artifact):
 
 
 def test_a_change_after_a_pull_sees_the_promotions_it_pulled(tmp_path, three, reg):
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(three, "remote", "add", "origin", str(bare))
-    git(three, "push", "-q", "origin", "main", "--tags")
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(bare), str(other))
+    bare = bare_remote(three, tmp_path / "origin.git", push=("main", "--tags"))
+    other = make_clone(bare, tmp_path / "other")
     _ok(reg(three, "alias", "churn", "1", "candidate", "--no-push"))  # this clone now has an index
     git(three, "reset", "-q", "--hard", "origin/main")
     tree_before = _index(three)["tree"]

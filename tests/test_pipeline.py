@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,9 +16,8 @@ import pytest
 import yaml
 
 from .conftest import git, snapshot
+from .pipelines import dvc, trained_template
 
-CHECKOUT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 ROWS = 2000
 CARD = """\
 validation: {{data: pipelines/churn/data/holdout.csv, target: churned}}
@@ -30,62 +27,14 @@ gates:
 """
 
 
-def _env(home: Path | None = None) -> dict:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", DVC_NO_ANALYTICS="1")
-    if home is not None:  # the template is built outside the per-test environment
-        cfg = home / "gitconfig"
-        cfg.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n[init]\n\tdefaultBranch = main\n")
-        env.update(GIT_CONFIG_GLOBAL=str(cfg), GIT_CONFIG_NOSYSTEM="1", XDG_DATA_HOME=str(home / "xdg"),
-                   DVC_SITE_CACHE_DIR=str(home / "dvc-site"))
-    return env
-
-
-def tracked(*paths: str) -> list[str]:
-    """The checkout's committed (or added) files under `paths`: what a clone of it holds."""
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", *paths], cwd=CHECKOUT,
-                         capture_output=True, text=True, check=True).stdout.split()
-    return [rel for rel in out if (CHECKOUT / rel).is_file()]
-
-
-def copy_checkout(dest: Path, *paths: str) -> None:
-    for rel in tracked(*paths):
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(CHECKOUT / rel, dest / rel)
-
-
-def dvc(cwd: Path, *args: str, env: dict | None = None) -> str:
-    proc = subprocess.run([str(BIN / "dvc"), *args], cwd=str(cwd), env=env or _env(), capture_output=True, text=True)
-    assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A workspace after `dvc repro` of the churn pipeline on 2,000 rows, everything committed."""
-    home = tmp_path_factory.mktemp("template-home")
-    env = _env(home)
-    root = tmp_path_factory.mktemp("template") / "project"
-    copy_checkout(root, "dvc.yaml", "params.yaml", "pipelines/churn")
-    params = root / "params.yaml"
-    params.write_text(params.read_text().replace("rows: 20000", f"rows: {ROWS}"))
-    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "churn pipeline"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
-    dvc(root, "init", "-q", env=env)
-    dvc(root, "repro", "churn-evaluate", env=env)
-    for args in (["add", "-A"], ["commit", "-qm", "train"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
-    return root
-
-
-@pytest.fixture
-def workspace(template, tmp_path, reg, monkeypatch) -> Path:
-    """A copy of the trained template, made a registry; the shell is at its root, beside dvc.yaml."""
-    root = tmp_path / "project"
-    shutil.copytree(template, root, symlinks=True)
-    result = reg(root, "init", "--remote", str(tmp_path / "storage"))
-    assert result.exit_code == 0, result.output
-    monkeypatch.chdir(root)
-    return root
+    def rows(root: Path) -> None:
+        params = root / "params.yaml"
+        params.write_text(params.read_text().replace("rows: 20000", f"rows: {ROWS}"))
+    return trained_template(tmp_path_factory, "churn", ("dvc.yaml", "params.yaml", "pipelines/churn"),
+                            "churn-evaluate", edit=rows)
 
 
 def _lock(root: Path) -> dict:

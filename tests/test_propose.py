@@ -10,16 +10,13 @@ import yaml
 from registry.propose import compare_url
 
 from .conftest import git, snapshot
+from .servers import bare_remote, make_clone
 
 
 @pytest.fixture
 def origin(tmp_path, registry, reg, artifact):
     assert reg(registry, "register", "churn", str(artifact)).exit_code == 0
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(registry, "remote", "add", "origin", str(bare))
-    git(registry, "push", "-q", "origin", "main")
-    return bare
+    return bare_remote(registry, tmp_path / "origin.git")
 
 
 def test_propose_promotion_leaves_the_current_branch_alone(registry, origin, reg):
@@ -86,9 +83,7 @@ def test_propose_needs_a_remote_and_respects_permissions(registry, reg, artifact
     assert result.stderr == ("error: --propose pushes a branch to the git remote 'origin', which is not configured; "
                              "add it with `git remote add origin URL`\n")
     assert snapshot(registry) == before
-    bare = registry.parent / "o.git"
-    git(registry.parent, "init", "-q", "--bare", str(bare))
-    git(registry, "remote", "add", "origin", str(bare))
+    bare = bare_remote(registry, registry.parent / "o.git", push=())
     card = registry / "models/churn/model.yaml"
     card.write_text(card.read_text() + "permissions:\n  production: [grace@example.com]\n")
     git(registry, "commit", "-qam", "permissions")
@@ -166,8 +161,7 @@ def test_proposal_does_not_print_credentials_of_the_remote(registry, origin, reg
 
 
 def test_proposal_from_a_detached_head_targets_the_remotes_default_branch(registry, origin, reg, tmp_path):
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(origin), str(clone))  # origin/HEAD -> origin/main
+    clone = make_clone(origin, tmp_path / "clone")  # origin/HEAD -> origin/main
     git(clone, "config", "user.email", "ada@example.com")
     git(clone, "config", "user.name", "Ada Lovelace")
     git(clone, "checkout", "-q", "--detach")

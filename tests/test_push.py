@@ -5,24 +5,12 @@ import json
 
 import yaml
 
-from .conftest import git, snapshot
-
-
-def _clone(bare, dest):
-    git(bare.parent, "clone", "-q", str(bare), str(dest))
-    return dest
-
-
-def _setup(tmp_path, registry):
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(registry, "remote", "add", "origin", str(bare))
-    git(registry, "push", "-q", "origin", "main")
-    return bare
+from .conftest import git
+from .servers import bare_remote, make_clone
 
 
 def test_push_flag_pushes_commit_and_tags(tmp_path, registry, reg, artifact):
-    bare = _setup(tmp_path, registry)
+    bare = bare_remote(registry, tmp_path / "origin.git")
     result = reg(registry, "register", "churn", str(artifact), "--push")
     assert result.exit_code == 0, result.output
     assert "pushed" in result.stdout
@@ -35,8 +23,8 @@ def test_push_flag_pushes_commit_and_tags(tmp_path, registry, reg, artifact):
 
 
 def test_rejected_push_replays_and_renumbers(tmp_path, registry, reg, artifact):
-    bare = _setup(tmp_path, registry)
-    other = _clone(bare, tmp_path / "colleague")
+    bare = bare_remote(registry, tmp_path / "origin.git")
+    other = make_clone(bare, tmp_path / "colleague")
     # Both start from the same head; the colleague registers first and pushes.
     result = reg(other, "register", "churn", str(artifact), "--push", "--description", "colleague's")
     assert result.exit_code == 0, result.output
@@ -56,7 +44,7 @@ def test_rejected_push_replays_and_renumbers(tmp_path, registry, reg, artifact):
 
 
 def test_push_setting_in_registry_yaml(tmp_path, registry, reg, artifact):
-    bare = _setup(tmp_path, registry)
+    bare = bare_remote(registry, tmp_path / "origin.git")
     settings = registry / "models/registry.yaml"
     settings.write_text(settings.read_text().replace("push: false", "push: true"))
     git(registry, "commit", "-qam", "push by default")
@@ -67,8 +55,8 @@ def test_push_setting_in_registry_yaml(tmp_path, registry, reg, artifact):
 def test_diverged_branch_takes_the_change_back(tmp_path, registry, reg, artifact):
     """Issue 11: reg never leaves a clone diverged. The user's own unpushed commit stays; reg's is taken
     back (it could only be pushed by rebasing the user's work), and the message says it was not made."""
-    bare = _setup(tmp_path, registry)
-    other = _clone(bare, tmp_path / "colleague")
+    bare = bare_remote(registry, tmp_path / "origin.git")
+    other = make_clone(bare, tmp_path / "colleague")
     (other / "x.txt").write_text("x\n")
     git(other, "add", "x.txt")
     git(other, "commit", "-qm", "colleague's work")

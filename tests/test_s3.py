@@ -13,6 +13,7 @@ import pytest
 from . import churnmodel, s3server
 from .conftest import git, snapshot
 from .s3fixtures import dvc
+from .servers import make_clone
 
 pytestmark = pytest.mark.s3
 
@@ -163,8 +164,7 @@ def test_register_against_a_hung_server_gives_up_quickly(s3_registry, reg, churn
 def test_pull_of_a_version_missing_from_s3_names_version_and_remote(tmp_path, s3_registry, s3_server, s3_url, reg,
                                                                       churn_dir):
     assert reg(s3_registry, "register", "churn", str(churn_dir)).exit_code == 0
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(s3_registry), str(clone))
+    clone = make_clone(s3_registry, tmp_path / "clone")
     shutil.copy(s3_registry / ".dvc/config.local", clone / ".dvc/config.local")
     bucket, prefix = _bucket_prefix(s3_url)
     assert s3_server.delete_prefix(bucket, prefix) == 4
@@ -179,8 +179,7 @@ def test_pull_of_a_version_missing_from_s3_names_version_and_remote(tmp_path, s3
 def test_pull_with_wrong_credentials_from_the_environment(tmp_path, s3_registry, s3_server, reg, churn_dir,
                                                           monkeypatch):
     assert reg(s3_registry, "register", "churn", str(churn_dir)).exit_code == 0
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(s3_registry), str(clone))
+    clone = make_clone(s3_registry, tmp_path / "clone")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret-that-is-wrong")
     result = reg(clone, "pull", "churn/1")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,34 +20,14 @@ import yaml
 import registry as reglib
 
 from .conftest import git, snapshot
-from .test_pipeline import _env, copy_checkout, dvc
+from .pipelines import dvc, trained_template
 
 SALES = "pipelines/sales"
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("sales-home")
-    env = _env(home)
-    root = tmp_path_factory.mktemp("sales") / "project"
-    copy_checkout(root, "dvc.yaml", "params.yaml", SALES, "models")
-    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "sales pipeline"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
-    dvc(root, "init", "-q", env=env)
-    dvc(root, "repro", "sales-evaluate", env=env)
-    for args in (["add", "-A"], ["commit", "-qm", "train sales"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
-    return root
-
-
-@pytest.fixture
-def workspace(template, tmp_path, reg, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(template, root, symlinks=True)
-    result = reg(root, "init", "--remote", str(tmp_path / "storage"))
-    assert result.exit_code == 0, result.output
-    monkeypatch.chdir(root)
-    return root
+    return trained_template(tmp_path_factory, "sales", ("dvc.yaml", "params.yaml", SALES, "models"), "sales-evaluate")
 
 
 def _evaluation(root: Path) -> dict:

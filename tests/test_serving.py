@@ -17,6 +17,7 @@ import registry as reglib
 
 from . import churnmodel
 from .conftest import git, snapshot
+from .servers import bare_remote, make_clone
 from .s3fixtures import dvc
 
 
@@ -38,10 +39,7 @@ def models(tmp_path_factory):
 def test_serving_host_follows_promotions_rollbacks_and_aliases(tmp_path, s3_registry, s3_server, reg, models):
     a, b = models
     training = s3_registry
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(training, "remote", "add", "origin", str(bare))
-    git(training, "push", "-q", "origin", "main")
+    bare = bare_remote(training, tmp_path / "origin.git")
 
     def ok(*args):
         result = reg(training, *args)
@@ -52,8 +50,7 @@ def test_serving_host_follows_promotions_rollbacks_and_aliases(tmp_path, s3_regi
     ok("promote", "churn", "1", "production", "--push")
 
     # A host with no reg and no DVC config of its own: credentials come from the environment.
-    serving = tmp_path / "serving"
-    git(tmp_path, "clone", "-q", str(bare), str(serving))
+    serving = make_clone(bare, tmp_path / "serving")
     env = s3_server.env()
     assert not (serving / ".dvc/config.local").exists()
 
@@ -97,8 +94,7 @@ def test_serving_host_follows_promotions_rollbacks_and_aliases(tmp_path, s3_regi
     assert files_of(out) == files_of(b)
 
     # A host that has reg: one command, only that version's bytes, verified.
-    host = tmp_path / "host"
-    git(tmp_path, "clone", "-q", str(bare), str(host))
+    host = make_clone(bare, tmp_path / "host")
     for key, value in env.items():
         os.environ[key] = value
     try:
@@ -126,15 +122,9 @@ def two_versions(registry, reg, models):
     return registry
 
 
-def _clone(tmp_path, root: Path, name: str) -> Path:
-    dest = tmp_path / name
-    git(tmp_path, "clone", "-q", str(root), str(dest))
-    return dest
-
-
 def test_reg_pull_fetches_only_that_version_and_says_which(tmp_path, two_versions, reg, models):
     a, b = models
-    clone = _clone(tmp_path, two_versions, "clone")
+    clone = make_clone(two_versions, tmp_path / "clone")
     result = reg(clone, "pull", "churn@champion")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Pulled churn v2, verified ") and "models/churn/2/model" in result.stdout
@@ -175,7 +165,7 @@ def test_reg_pull_to_a_folder_for_a_service(tmp_path, two_versions, reg, models)
 
 
 def test_reg_pull_to_a_refused_place_downloads_nothing(tmp_path, two_versions, reg):
-    clone = _clone(tmp_path, two_versions, "clone")
+    clone = make_clone(two_versions, tmp_path / "clone")
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
@@ -190,7 +180,7 @@ def test_reg_pull_to_a_refused_place_downloads_nothing(tmp_path, two_versions, r
 def test_a_stage_folder_left_behind_by_git_pull_names_dvc_pull(tmp_path, two_versions, models):
     """A serving host that ran `git pull` but not `dvc pull`: its production/ folder holds the old bytes."""
     a, b = models
-    clone = _clone(tmp_path, two_versions, "host")
+    clone = make_clone(two_versions, tmp_path / "host")
     shutil.copytree(b, clone / "models/churn/production")  # v2's bytes where the pointer says v1
     with pytest.raises(reglib.RegistryError, match=r"`dvc pull --force models/churn/production\.dvc`"):
         reglib.load("churn/production", path=clone)
@@ -217,7 +207,7 @@ def test_reg_pull_restores_a_tampered_copy(two_versions, reg, models):
 
 
 def test_reg_pull_of_a_version_missing_from_the_remote(tmp_path, two_versions, reg, storage):
-    clone = _clone(tmp_path, two_versions, "clone")
+    clone = make_clone(two_versions, tmp_path / "clone")
     shutil.rmtree(storage)
     storage.mkdir()
     before = snapshot(clone)
@@ -245,7 +235,7 @@ time.sleep(60)
 
 
 def test_a_held_dvc_lock_is_a_clear_message_not_a_hang(tmp_path, two_versions, reg):
-    clone = _clone(tmp_path, two_versions, "clone")
+    clone = make_clone(two_versions, tmp_path / "clone")
     (clone / ".dvc/tmp").mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(clone / ".dvc/tmp/lock")], stdout=subprocess.PIPE,
                               text=True)
@@ -262,7 +252,7 @@ def test_a_held_dvc_lock_is_a_clear_message_not_a_hang(tmp_path, two_versions, r
 
 def test_a_stale_rwlock_does_not_block_reg(tmp_path, two_versions, reg):
     """DVC's per-path rwlock guards pipeline stages; reg's pull and push never wait on it."""
-    clone = _clone(tmp_path, two_versions, "clone")
+    clone = make_clone(two_versions, tmp_path / "clone")
     (clone / ".dvc/tmp").mkdir(parents=True, exist_ok=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -479,7 +469,7 @@ def _run_in_terminal(args: list[str], cwd: Path) -> str:
 
 
 def test_quiet_and_piped_output_have_no_progress(tmp_path, two_versions, reg):
-    clone = _clone(tmp_path, two_versions, "clone")
+    clone = make_clone(two_versions, tmp_path / "clone")
     piped = reg(clone, "pull", "churn/1")
     assert piped.stdout.count("\n") == 1 and piped.stderr == ""
     shutil.rmtree(clone / "models/churn/1/model")

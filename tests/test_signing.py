@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from .conftest import git, snapshot
+from .servers import act_as, hooked_remote, make_clone, push, refused
 
 CARD = """\
 name: churn
@@ -36,8 +37,7 @@ def _public(key: Path) -> str:
 
 def _sign_as(clone: Path, who: str, key: Path | None) -> None:
     """The identity a clone claims (user.email) and the key it signs with (none: unset)."""
-    git(clone, "config", "user.email", f"{who}@example.com")
-    git(clone, "config", "user.name", who.title())
+    act_as(clone, who)
     git(clone, "config", "gpg.format", "ssh")
     if key is None:
         git(clone, "config", "--unset", "user.signingkey", check=False)
@@ -72,33 +72,8 @@ def signed_server(tmp_path, registry, reg, artifact, keys):
     git(registry, "commit", "-qS", "-m", "Ada's rules: signed changes, her key")
     # reg signs its own commit and tag now that the registry requires it
     assert reg(registry, "promote", "churn", "1", "staging").exit_code == 0
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(registry, "remote", "add", "origin", str(bare))
-    git(registry, "push", "-q", "origin", "main", "--tags")
-    assert reg(registry, "hook", "install", str(bare)).exit_code == 0
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare), str(clone))
-    return bare, clone
-
-
-def _refs(bare) -> str:
-    return git(bare, "for-each-ref", "--format=%(refname) %(objectname)")
-
-
-def _push(clone, *args):
-    return subprocess.run(["git", "push", "origin", *args], cwd=str(clone), capture_output=True, text=True)
-
-
-def _refused(bare, clone, *args, says: str) -> str:
-    before = _refs(bare)
-    proc = _push(clone, *args)
-    assert proc.returncode != 0, proc.stderr
-    assert "pre-receive hook declined" in proc.stderr, proc.stderr
-    assert [ln for ln in proc.stderr.splitlines() if says in ln and ln.startswith("remote: ")], proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert _refs(bare) == before
-    return proc.stderr
+    bare = hooked_remote(registry, tmp_path / "server.git", reg)
+    return bare, make_clone(bare, tmp_path / "clone")
 
 
 def _promotion(reg, clone, keys, *, author: str, signer: str | None) -> str:
@@ -149,8 +124,8 @@ def test_an_unsigned_promotion_with_a_forged_author_is_refused(signed_server, re
     bare, clone = signed_server
     tag = _promotion(reg, clone, keys, author="ada", signer=None)
     sha = git(clone, "rev-parse", "--short=8", "HEAD").strip()
-    stderr = _refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
-                      says=f"commit {sha} is not signed, and this registry requires signed changes")
+    stderr = refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
+                     says=f"commit {sha} is not signed, and this registry requires signed changes")
     assert f"refs/tags/{tag}: tag {tag} is not signed" in stderr
 
 
@@ -158,9 +133,9 @@ def test_a_promotion_signed_by_a_key_not_allowed_is_refused(signed_server, reg, 
     bare, clone = signed_server
     tag = _promotion(reg, clone, keys, author="ada", signer="mallory")
     sha = git(clone, "rev-parse", "--short=8", "HEAD").strip()
-    _refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
-             says=f"commit {sha} is signed by key SHA256:")
-    stderr = _push(clone, "HEAD:main", f"refs/tags/{tag}").stderr
+    refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
+            says=f"commit {sha} is signed by key SHA256:")
+    stderr = push(clone, "HEAD:main", f"refs/tags/{tag}").stderr
     assert "which models/allowed_signers does not list; ask a registry admin to add it" in stderr
 
 
@@ -168,23 +143,23 @@ def test_an_allowed_key_signing_for_someone_else_is_refused(signed_server, reg, 
     bare, clone = signed_server
     tag = _promotion(reg, clone, keys, author="ada", signer="eve")
     sha = git(clone, "rev-parse", "--short=8", "HEAD").strip()
-    stderr = _refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
-                      says=f"commit {sha} is signed by eve@example.com but claims author ada@example.com")
+    stderr = refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
+                     says=f"commit {sha} is signed by eve@example.com but claims author ada@example.com")
     assert f"tag {tag} is signed by eve@example.com but claims tagger ada@example.com" in stderr
     # Eve signing as herself is verified, and then it is her permission that is judged: she has none
     git(clone, "reset", "-q", "--hard", "origin/main")
     git(clone, "tag", "-d", tag)
     tag = _promotion(reg, clone, keys, author="eve", signer="eve")
-    _refused(bare, clone, "HEAD:main", f"refs/tags/{tag}", says="by eve@example.com: not allowed")
+    refused(bare, clone, "HEAD:main", f"refs/tags/{tag}", says="by eve@example.com: not allowed")
 
 
 def test_a_key_past_its_valid_before_is_refused(signed_server, reg, keys):
     bare, clone = signed_server
     tag = _promotion(reg, clone, keys, author="bob", signer="bob")
     sha = git(clone, "rev-parse", "--short=8", "HEAD").strip()
-    _refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
-             says=f"commit {sha} is signed by bob@example.com with key SHA256:")
-    stderr = _push(clone, "HEAD:main", f"refs/tags/{tag}").stderr
+    refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
+            says=f"commit {sha} is signed by bob@example.com with key SHA256:")
+    stderr = push(clone, "HEAD:main", f"refs/tags/{tag}").stderr
     assert "which models/allowed_signers does not allow now (past its valid-before" in stderr
     # a back-dated commit does not revive the key: the push is judged when it arrives
     git(clone, "reset", "-q", "--hard", "origin/main")
@@ -192,7 +167,7 @@ def test_a_key_past_its_valid_before_is_refused(signed_server, reg, keys):
     tag = _promotion(reg, clone, keys, author="bob", signer="bob")
     subprocess.run(["git", "commit", "-q", "--amend", "--no-edit", "-S", "--date", "2019-06-01T00:00:00"],
                    cwd=str(clone), check=True, env={**os.environ, "GIT_COMMITTER_DATE": "2019-06-01T00:00:00"})
-    _refused(bare, clone, "HEAD:main", says="past its valid-before")
+    refused(bare, clone, "HEAD:main", says="past its valid-before")
 
 
 def test_a_signed_tag_is_needed_too(signed_server, reg, keys):
@@ -201,7 +176,7 @@ def test_a_signed_tag_is_needed_too(signed_server, reg, keys):
     assert reg(clone, "promote", "churn", "1", "production", "--no-push").exit_code == 0
     tag = git(clone, "tag", "--points-at", "HEAD").split()[0]
     git(clone, "tag", "-f", "-a", tag, "-m", "re-made without a signature")
-    _refused(bare, clone, "HEAD:main", f"refs/tags/{tag}", says=f"refs/tags/{tag}: tag {tag} is not signed")
+    refused(bare, clone, "HEAD:main", f"refs/tags/{tag}", says=f"refs/tags/{tag}: tag {tag} is not signed")
 
 
 def test_allowed_signers_is_changed_only_by_an_admin_and_only_signed(signed_server, reg, keys):
@@ -211,18 +186,18 @@ def test_allowed_signers_is_changed_only_by_an_admin_and_only_signed(signed_serv
     with open(clone / "models/allowed_signers", "a") as fh:
         fh.write(f"mallory@example.com {_public(keys['mallory'])}\n")
     git(clone, "commit", "-qaS", "-m", "add a friend")
-    _refused(bare, clone, "HEAD:main", says="models/allowed_signers: the allowed signers changed in ")
+    refused(bare, clone, "HEAD:main", says="models/allowed_signers: the allowed signers changed in ")
     # claiming to be Ada, unsigned, is refused for the signature
     git(clone, "reset", "-q", "--hard", "origin/main")
     _sign_as(clone, "ada", None)
     with open(clone / "models/allowed_signers", "a") as fh:
         fh.write(f"mallory@example.com {_public(keys['mallory'])}\n")
     git(clone, "commit", "-qa", "-m", "add a friend")
-    _refused(bare, clone, "HEAD:main", says="is not signed, and this registry requires signed changes")
+    refused(bare, clone, "HEAD:main", says="is not signed, and this registry requires signed changes")
     # Ada, signed, may
     _sign_as(clone, "ada", keys["ada"])
     git(clone, "commit", "-q", "--amend", "--no-edit", "-S")
-    assert _push(clone, "HEAD:main").returncode == 0
+    assert push(clone, "HEAD:main").returncode == 0
 
 
 def test_a_forge_merge_is_judged_by_the_signed_commits_it_brings(signed_server, reg, keys):
@@ -249,10 +224,10 @@ def test_a_forge_merge_is_judged_by_the_signed_commits_it_brings(signed_server, 
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     git(clone, "add", "-A")
     git(clone, "commit", "-q", "--no-gpg-sign", "-m", "Merge pull request #7")
-    _refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
-             says="(a merge that changes the registry itself) is not signed")
+    refused(bare, clone, "HEAD:main", f"refs/tags/{tag}",
+            says="(a merge that changes the registry itself) is not signed")
     git(clone, "reset", "-q", "--hard", before)
-    assert _push(clone, "HEAD:main", f"refs/tags/{tag}").returncode == 0
+    assert push(clone, "HEAD:main", f"refs/tags/{tag}").returncode == 0
 
 
 def test_reg_refuses_before_any_work_without_a_signing_key(signed_server, reg, keys, artifact, storage):

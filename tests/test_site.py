@@ -18,6 +18,7 @@ from registry import forge
 from registry.site import chart
 
 from .conftest import git, snapshot
+from .servers import make_clone
 from .siteregistry import CHURN_DATA, HOSTILE, build_once
 
 
@@ -232,8 +233,7 @@ def test_ci_templates_build_and_publish_the_site_on_the_default_branch(published
     for name, commands, out in (("github", script, upload["with"]["path"]),
                                 ("gitlab", "\n".join(c for c in gl["script"] if not c.startswith("pip ")),
                                  gl["artifacts"]["paths"][0])):
-        clone = tmp_path / name
-        git(tmp_path, "clone", "-q", str(published), str(clone))
+        clone = make_clone(published, tmp_path / name)
         subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=clone, env=env, check=True,
                        capture_output=True)
         assert (clone / out / "index.html").is_file() and (clone / out / "models/churn/v3.html").is_file(), name

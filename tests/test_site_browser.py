@@ -12,18 +12,15 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from cli.main import app
-
 from .browser import visit
+from .conftest import run_reg
 from .siteregistry import CHURN_DATA, HOSTILE, build_once
 
 pytestmark = pytest.mark.slow
 
 
 def _reg(root: Path, *args: str) -> str:
-    result = CliRunner().invoke(app, ["-C", str(root), *args], catch_exceptions=False)
+    result = run_reg(root, *args)
     assert result.exit_code == 0, result.output
     return result.stdout
 

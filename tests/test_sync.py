@@ -19,6 +19,7 @@ from registry.loading import digest
 
 from . import churnmodel
 from .conftest import git
+from .servers import bare_remote, make_clone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,10 +35,7 @@ class Fleet:
 
     def __init__(self, tmp_path: Path, training: Path, storage: Path, reg):
         self.tmp, self.training, self.storage, self.reg = tmp_path, training, storage, reg
-        self.bare = tmp_path / "origin.git"
-        git(tmp_path, "init", "-q", "--bare", str(self.bare))
-        git(training, "remote", "add", "origin", str(self.bare))
-        git(training, "push", "-q", "-u", "origin", "main")
+        self.bare = bare_remote(training, tmp_path / "origin.git", upstream=True)
         self.host = tmp_path / "host"
 
     def ok(self, *args: str) -> str:
@@ -46,8 +44,7 @@ class Fleet:
         return result.stdout
 
     def clone_host(self) -> Path:
-        git(self.tmp, "clone", "-q", str(self.bare), str(self.host))
-        return self.host
+        return make_clone(self.bare, self.host)
 
     def rollback(self) -> None:
         """A rollback as the guide says: revert the promotion commit and push."""

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import git
+from .conftest import git, init_registry, new_project
+from .servers import bare_remote, make_clone
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_STEPS = ["journaled", "files", "commit-object", "ref", "index", "tags"]
@@ -48,14 +49,6 @@ def _consistent(root: Path, reg) -> None:
     assert not list((root / ".git").glob("**/*.lock"))
 
 
-def _with_remote(tmp_path: Path, registry: Path) -> Path:
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(registry, "remote", "add", "origin", str(bare))
-    git(registry, "push", "-q", "origin", "main")
-    return bare
-
-
 def _artifact(folder: Path, salt: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.txt").write_text(f"tree\nsalt={salt}\n")
@@ -64,7 +57,7 @@ def _artifact(folder: Path, salt: str) -> Path:
 
 @pytest.mark.slow
 def test_kill_at_every_step_of_register_promote_and_rollback(tmp_path, registry, reg, artifact):
-    bare = _with_remote(tmp_path, registry)
+    bare = bare_remote(registry, tmp_path / "origin.git")
     for i in range(2):
         assert reg(registry, "register", "churn", str(_artifact(tmp_path / f"a{i}", str(i)))).exit_code == 0
     assert reg(registry, "promote", "churn", "1", "production").exit_code == 0
@@ -121,12 +114,11 @@ def test_kill_at_every_step_of_register_promote_and_rollback(tmp_path, registry,
 
 @pytest.mark.slow
 def test_kill_mid_push_after_the_remote_moved_on_takes_the_change_back(tmp_path, registry, reg, artifact):
-    bare = _with_remote(tmp_path, registry)
+    bare = bare_remote(registry, tmp_path / "origin.git")
     assert reg(registry, "register", "churn", str(artifact), "--push").exit_code == 0
     killed = reg_proc(registry, "promote", "churn", "1", "staging", "--push", crash="pushing")
     assert killed.returncode == -9
-    other = tmp_path / "colleague"
-    git(tmp_path, "clone", "-q", str(bare), str(other))
+    other = make_clone(bare, tmp_path / "colleague")
     assert reg(other, "promote", "churn", "1", "production", "--push").exit_code == 0
     done = _ok(reg_proc(registry, "recover"))
     assert "undid" in done.stdout and "not made" in done.stdout
@@ -157,12 +149,8 @@ def test_kill_at_random_moments_of_register(tmp_path, registry, reg):
 
 @pytest.mark.slow
 def test_concurrent_writers_over_several_clones_all_land(tmp_path, registry, reg):
-    bare = _with_remote(tmp_path, registry)
-    clones = []
-    for c in range(3):
-        dest = tmp_path / f"clone{c}"
-        git(tmp_path, "clone", "-q", str(bare), str(dest))
-        clones.append(dest)
+    bare = bare_remote(registry, tmp_path / "origin.git")
+    clones = [make_clone(bare, tmp_path / f"clone{c}") for c in range(3)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("REG_CRASH_AT", None)
     writers, each = 6, 2
@@ -201,9 +189,8 @@ def test_concurrent_writers_over_several_clones_all_land(tmp_path, registry, reg
 def test_giving_up_leaves_the_clone_at_the_remotes_head(tmp_path, registry, reg, artifact):
     """A push still rejected when push_timeout runs out: the change is taken back, the clone is exactly
     the remote's head, and the message says the change was not made."""
-    bare = _with_remote(tmp_path, registry)
-    other = tmp_path / "colleague"
-    git(tmp_path, "clone", "-q", str(bare), str(other))
+    bare = bare_remote(registry, tmp_path / "origin.git")
+    other = make_clone(bare, tmp_path / "colleague")
     # Another artifact: the same one registered in the same second by the same person is the same commit.
     assert reg(other, "register", "churn", str(_artifact(tmp_path / "theirs", "theirs")), "--push").exit_code == 0
     # This clone has not fetched since: its push is rejected, and with no time left to retry it gives up.
@@ -263,13 +250,7 @@ def test_full_disk_mid_register_leaves_nothing_and_the_next_one_works(tmp_path, 
     if not _small_disk(disk, 16):
         pytest.skip("cannot mount a small tmpfs here (needs root); the size-limited variant below still runs")
     try:
-        root = disk / "project"
-        root.mkdir()
-        git(root, "init", "-q", "-b", "main")
-        (root / "README.md").write_text("# project\n")
-        git(root, "add", "README.md")
-        git(root, "commit", "-qm", "initial")
-        assert reg(root, "init", "--remote", str(tmp_path / "storage")).exit_code == 0
+        root = init_registry(reg, new_project(disk / "project"), tmp_path / "storage")
         assert reg(root, "register", "churn", str(_artifact(tmp_path / "small", "small"))).exit_code == 0
         big = _artifact(tmp_path / "big", "big")
         (big / "weights.bin").write_bytes(os.urandom(3 << 20))

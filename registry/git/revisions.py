@@ -100,14 +100,6 @@ def tags_by_commit_later(root: Path):
 
 # -- the work tree -----------------------------------------------------------------------------------
 
-def is_modified(cwd: Path, pathspecs: list[str], untracked: bool = True) -> bool:
-    """Whether anything under `pathspecs` (relative to `cwd`) differs from HEAD; False outside a repository."""
-    mode = "--untracked-files=all" if untracked else "--untracked-files=no"
-    proc = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", mode, "--", *pathspecs], cwd=str(cwd),
-                          capture_output=True, text=True)
-    return proc.returncode == 0 and bool(proc.stdout.strip())
-
-
 def listed_files(root: Path, pathspecs: list[str]) -> list[str]:
     """Files under `pathspecs`, committed or not (ignored ones left out); [] outside a repository."""
     proc = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", *pathspecs], cwd=str(root),

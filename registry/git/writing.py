@@ -100,6 +100,7 @@ def tree_with(root: Path, base: str | None, changes: dict[str, tuple[str, str] |
     finally:
         reader.stdin.close()
         reader.wait()
+        reader.stdout.close()
     if top is None:
         top = hashlib.sha1(b"tree 0\0").hexdigest()
         written[top] = b""
@@ -185,18 +186,3 @@ def remote_default_branch(root: Path, remote: str) -> str | None:
     """The remote's default branch as this clone recorded it (refs/remotes/<remote>/HEAD)."""
     out = run(["symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"], root, check=False).strip()
     return out.removeprefix(f"{remote}/") or None
-
-
-def dirty_paths_later(root: Path, pathspecs: list[str]):
-    """`dirty_paths(untracked=False)` started now and answered when called: git stats every tracked file
-    (0.1-0.3 s at 10,000 versions) while the caller reads the registry in Python."""
-    proc = subprocess.Popen(["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no", "--", *pathspecs],
-                            cwd=str(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def answer() -> list[str]:
-        out, err = proc.communicate()
-        if proc.returncode != 0:
-            detail = err.strip().splitlines()
-            raise GitError(f"git status failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}")
-        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
-    return answer
