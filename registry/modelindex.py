@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import git, yamlio
+from . import git, rules, yamlio
 from .errors import CorruptState, GitError
 from .manifest import version_from_dict
 
@@ -68,7 +68,7 @@ def _brought_forward(root: Path, name: str, old_tree: str, new_tree: str,
     """The index of `old_tree` updated to `new_tree` from the manifests that differ, read from git (so a
     dirty working tree can never leak into it); None when too much changed to be worth it."""
     changes = [ch for ch in git.tree_changes(root, new_tree, old_tree, [])
-               if ch.path.endswith("/manifest.yaml") and ch.path.split("/")[0].isdigit() and ch.path.count("/") == 1]
+               if rules.manifest_of(f"models/{name}/{ch.path}")]  # `7/manifest.yaml`; never `007/` or `٧/`
     if len(changes) > MAX_CHANGED:
         return None
     texts = git.blobs(root).read_many([ch.new for ch in changes if ch.new])
