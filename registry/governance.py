@@ -19,7 +19,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import git, policy, settings as settings_mod
+from . import git, policy, rules, settings as settings_mod
 from .errors import CorruptState, RegistryError
 from .manifest import card_path
 
@@ -156,7 +156,8 @@ def judge(root: Path, base: str | None, commits: list, state_at, cache) -> list[
                 found.append((rel, f"{', '.join(keys)} changed in {short} by {who or 'unknown'}: only "
                                    f"{auth.role} may change its owners, permissions, gates or validation "
                                    f"({auth.source})", sha))
-            elif len(parts) == 4 and parts[3] == "manifest.yaml" and parts[2].isdigit() and base_state is not None:
+            elif (len(parts) == 4 and parts[3] == "manifest.yaml" and base_state is not None
+                  and rules.version_number(parts[2]) is not None):
                 found += _judge_stage(root, cache, base_state.settings, c, rel, parts[1], int(parts[2]), olds, new)
     return found
 

@@ -67,14 +67,14 @@ def _brought_forward(root: Path, name: str, old_tree: str, new_tree: str,
                      briefs: dict[int, Brief]) -> dict[int, Brief] | None:
     """The index of `old_tree` updated to `new_tree` from the manifests that differ, read from git (so a
     dirty working tree can never leak into it); None when too much changed to be worth it."""
-    changes = [ch for ch in git.tree_changes(root, new_tree, old_tree, [])
-               if rules.manifest_of(f"models/{name}/{ch.path}")]  # `7/manifest.yaml`; never `007/` or `٧/`
+    changes = [(found[1], ch) for ch in git.tree_changes(root, new_tree, old_tree, [])
+               for found in [rules.manifest_of(f"models/{name}/{ch.path}")]
+               if found]  # `7/manifest.yaml`, as state.version_numbers reads them; never `007/` or `٧/`
     if len(changes) > MAX_CHANGED:
         return None
-    texts = git.blobs(root).read_many([ch.new for ch in changes if ch.new])
+    texts = git.blobs(root).read_many([ch.new for _, ch in changes if ch.new])
     out = dict(briefs)
-    for ch in changes:
-        number = int(ch.path.split("/")[0])
+    for number, ch in changes:
         rel = f"models/{name}/{ch.path}"
         if ch.new is None:
             out.pop(number, None)

@@ -19,6 +19,13 @@ CARD_RE = re.compile(r"^models/([^/]+)/model\.yaml$")
 VERSION_FILES = frozenset({"manifest.yaml", "model.dvc", ".gitignore"})  # all git holds of a version folder
 
 
+def version_number(folder: str) -> int | None:
+    """The version a folder under a model is named for (`7`), else None. Only ASCII digits without a leading
+    zero: `int()` also takes `007` and `٧` (another folder than the `7` every reader opens), and
+    `str.isdigit()` takes `²`, which `int()` then refuses with a ValueError."""
+    return int(folder) if folder.isascii() and folder.isdigit() and folder[0] != "0" else None
+
+
 def manifest_of(path: str) -> tuple[str, int] | None:
     """(model, version) when `path` is a version's manifest (`models/churn/7/manifest.yaml`), else None."""
     m = MANIFEST_RE.match(path)

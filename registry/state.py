@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import git, modelindex, refs, settings as settings_mod, yamlio
+from . import git, modelindex, refs, rules, settings as settings_mod, yamlio
 from .errors import CorruptState, NotFound, RegistryError, UsageError
 from .manifest import ModelCard, ModelVersion, card_from_dict, card_path, version_from_dict
 from .parsecache import ParseCache
@@ -160,15 +160,15 @@ class RegistryState:
             found = set()
             for p in self.tree:
                 if p.startswith(prefix) and p.endswith("/manifest.yaml"):
-                    part = p[len(prefix):].split("/")[0]
-                    if part.isdigit():
-                        found.add(int(part))
+                    number = rules.version_number(p[len(prefix):].split("/")[0])
+                    if number is not None:
+                        found.add(number)
             return sorted(found)
         try:
-            return sorted(int(e.name) for e in os.scandir(f"{self._root_str}/models/{name}")
-                          if e.name.isdigit() and e.is_dir())
+            numbers = [(rules.version_number(e.name), e) for e in os.scandir(f"{self._root_str}/models/{name}")]
         except FileNotFoundError:
             return []
+        return sorted(n for n, e in numbers if n is not None and e.is_dir())
 
     def _load_model(self, name: str) -> ModelState | None:
         if self.indexed:

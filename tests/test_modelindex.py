@@ -113,3 +113,27 @@ def test_a_damaged_index_is_not_trusted(three, reg, damage):
     assert [_stage(three, n) for n in (1, 2)] == ["archived", "production"]
     assert _index(three)["entries"]  # made again
     _ok(reg(three, "check"))
+
+
+@pytest.mark.parametrize("folder", ["004", "²", "٤"])
+def test_a_folder_not_named_as_reg_names_versions_is_no_version(three, reg, folder):
+    """`int()` reads `004` and `٤` as 4 and `str.isdigit()` takes `²`: pushed by someone else and pulled, such a
+    folder once entered the index as v4 (so the change failed on a v4 manifest that is not there) or stopped
+    every command with a ValueError. Like a full read, a change now ignores it, and `reg check` names it."""
+    _ok(reg(three, "promote", "churn", "1", "production", "--no-push"))  # the index exists: it is brought forward
+    stray = three / "models/churn" / folder
+    stray.mkdir()
+    (stray / "manifest.yaml").write_text((three / "models/churn/3/manifest.yaml").read_text()
+                                         .replace("version: 3", "version: 4").replace("stage: none", "stage: production"))
+    git(three, "add", "-A")
+    git(three, "commit", "-qm", "a folder by hand")
+
+    _ok(reg(three, "promote", "churn", "2", "production", "--no-push"))
+    assert [_stage(three, n) for n in (1, 2, 3)] == ["archived", "production", "none"]
+    assert _pointer_version(three, "production") == 2
+    assert [e[0] for e in _index(three)["entries"]] == [1, 2, 3]
+    shown = _ok(reg(three, "show", "churn", "--json"))
+    assert sorted(v["version"] for v in json.loads(shown.stdout)) == [1, 2, 3]
+    checked = reg(three, "check")
+    assert checked.exit_code == 1 and "Traceback" not in checked.output
+    assert f"models/churn/{folder}/: a version folder is named by its number" in checked.output

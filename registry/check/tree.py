@@ -140,7 +140,7 @@ def _check_card(state: RegistryState, name: str, problems: list[Problem]):
 
 def _check_folders(base: str, folders: dict[str, set[str]], problems: list[Problem]) -> None:
     for folder, files in sorted(folders.items()):
-        if not folder.isdigit() or folder.startswith("0"):
+        if rules.version_number(folder) is None:
             problems.append(Problem(f"{base}/{folder}/", f"a version folder is named by its number, e.g. {base}/7/"))
             continue
         if "manifest.yaml" not in files:
@@ -201,7 +201,7 @@ def _check_model(state: RegistryState, name: str, paths: list[str]) -> list[Prob
         _check_manifest(state, mv, data, problems)
     if versions:
         top = max(versions)
-        present = set(state.version_numbers(name)) | {int(f) for f in folders if f.isdigit()}
+        present = set(state.version_numbers(name)) | {rules.version_number(f) for f in folders} - {None}
         for n in (n for n in range(1, top + 1) if n not in present):
             problems.append(Problem(f"{base}/{n}/", f"is missing: {name} has versions up to {top}, and a version is "
                                                     "never removed (a deleted one keeps its manifest as a tombstone)"))
