@@ -345,7 +345,8 @@ def _build(root: Path, build, state: RegistryState, scope: tuple[str, ...] = ("m
 def stage_tag_number(root: Path, model: str) -> int:
     """N for the next `model#stage#N` tag: one more than the highest of that model's stage tags."""
     out = git.run(["tag", "-l", f"{model}#*#*"], root)
-    numbers = [int(t.rsplit("#", 1)[1]) for t in out.split() if t.rsplit("#", 1)[1].isdigit()]
+    ends = [t.rsplit("#", 1)[1] for t in out.split()]
+    numbers = [int(n) for n in ends if n.isascii() and n.isdigit()]  # a pushed tag may end in ² (isdigit; int refuses)
     return max(numbers, default=0) + 1
 
 

@@ -83,7 +83,7 @@ def message(change) -> tuple[str | None, dict]:
     payload = {"text": text,
                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
                "reg": {"event": event, "action": action, "model": t.get("Reg-Model"),
-                       "version": int(t["Reg-Version"]) if t.get("Reg-Version", "").isdigit() else None,
+                       "version": int(t["Reg-Version"]) if t.get("Reg-Version", "").isascii() and t["Reg-Version"].isdigit() else None,
                        "from": t.get("Reg-From"), "to": t.get("Reg-To"), "reason": t.get("Reg-Reason"),
                        "alias": t.get("Reg-Alias")}}
     return event, payload

@@ -34,14 +34,14 @@ def check_name(name: str, what: str = "model name") -> str:
 def parse_version(value: str | int) -> int:
     text = str(value).strip()
     digits = text[1:] if text[:1] in ("v", "V") else text
-    if not digits.isdigit() or int(digits) < 1:
+    if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
         raise UsageError(f"invalid version {text!r}: a version is a positive whole number such as 7 (or v7)")
     return int(digits)
 
 
 def is_version_text(value: str) -> bool:
     text = value[1:] if value[:1] in ("v", "V") else value
-    return text.isdigit()
+    return text.isascii() and text.isdigit()
 
 
 def normalize_stage(value: str, stages: list[str]) -> str:

@@ -137,3 +137,22 @@ def test_a_folder_not_named_as_reg_names_versions_is_no_version(three, reg, fold
     checked = reg(three, "check")
     assert checked.exit_code == 1 and "Traceback" not in checked.output
     assert f"models/churn/{folder}/: a version folder is named by its number" in checked.output
+
+
+def test_numbers_a_pushed_tag_or_trailer_ends_in_that_int_refuses_are_not_numbers(three, reg):
+    """`str.isdigit()` takes `²` and `int()` refuses it: a tag `churn#production#²` stopped every promote (the next
+    stage tag's number), and a commit saying `Reg-Version: ²` stopped history and rollback, with a ValueError."""
+    git(three, "tag", "churn#production#²")
+    git(three, "commit", "-q", "--allow-empty", "-m",
+        "by hand\n\nReg-Action: promote\nReg-Model: churn\nReg-Version: ²\nReg-To: production\n")
+    promoted = _ok(reg(three, "promote", "churn", "1", "production", "--no-push"))
+    assert "tag churn#production#1" in promoted.stdout
+    history = _ok(reg(three, "history", "churn"))
+    assert "promote" in history.stdout
+    rolled = _ok(reg(three, "rollback", "churn", "--no-push"))
+    assert "Rolled back churn production: v1 -> (none)" in rolled.stdout
+    for args in (("show", "churn/²"), ("promote", "churn", "²", "staging", "--no-push")):
+        before = snapshot(three)
+        refused = reg(three, *args)
+        assert refused.exit_code == 1 and refused.stderr.startswith("error: invalid version '²'"), refused.output
+        assert snapshot(three) == before

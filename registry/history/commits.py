@@ -95,7 +95,7 @@ def told_by_trailers(c: Commit) -> bool:
     """A commit `reg` made, whose trailers say all it changed (so its diff need not be read)."""
     t = c.trailers
     return (len(c.parents) <= 1 and t.get("Reg-Action") in FAST_ACTIONS and bool(t.get("Reg-Model"))
-            and not c.reverts and (t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") in ("annotate", "create")))
+            and not c.reverts and (t.get("Reg-Version", "").isascii() and t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") in ("annotate", "create")))
 
 
 def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.datetime | None = None,

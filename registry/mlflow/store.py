@@ -257,7 +257,7 @@ def _stage(state, stage: str) -> str:
 
 
 def _page(items: list, max_results, page_token) -> PagedList:
-    start = int(page_token) if page_token and str(page_token).isdigit() else 0
+    start = int(page_token) if page_token and str(page_token).isascii() and str(page_token).isdigit() else 0
     size = int(max_results) if max_results else DEFAULT_PAGE
     chunk = items[start:start + size]
     token = str(start + size) if start + size < len(items) else None
