@@ -187,11 +187,12 @@ class RegistryState:
         return self._load_all(name)
 
     def _keep_committed(self, model: ModelState, tree: str) -> None:
-        """A change sees the versions HEAD has, as it does through the index: a version folder git does not
-        have (copied in by hand) is left out, and the register that would take its number says so. The
-        index is saved when what was read is HEAD's exactly (no committed file modified)."""
-        committed = git.tree_names(self.root, tree)
-        for number in [n for n in model.versions if str(n) not in committed]:
+        """A change sees the versions HEAD has, as it does through the index: a manifest git does not have
+        (a version folder copied in by hand, or a manifest put back untracked after its removal was
+        committed) is left out, and the register that would take its number says so. The index is saved
+        when what was read is HEAD's exactly (no committed file modified)."""
+        committed = git.tree_files(self.root, tree)
+        for number in [n for n in model.versions if f"{n}/manifest.yaml" not in committed]:
             del model.versions[number]
         if not git.is_modified(self.root, [f"models/{model.name}"], untracked=False):
             modelindex.save(self.root, model.name, tree,

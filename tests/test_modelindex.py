@@ -156,3 +156,21 @@ def test_numbers_a_pushed_tag_or_trailer_ends_in_that_int_refuses_are_not_number
         refused = reg(three, *args)
         assert refused.exit_code == 1 and refused.stderr.startswith("error: invalid version '²'"), refused.output
         assert snapshot(three) == before
+
+
+def test_a_manifest_put_back_untracked_after_its_removal_was_committed_is_not_indexed(three, reg):
+    """A full read found the untracked copy in a folder git still has (its model.dvc) and saved it in the index
+    of a tree without it: once the copy was gone, every change displacing it failed on a missing manifest."""
+    _ok(reg(three, "promote", "churn", "3", "production", "--no-push"))
+    kept = (three / "models/churn/3/manifest.yaml").read_text()
+    git(three, "rm", "-q", "models/churn/3/manifest.yaml")
+    git(three, "commit", "-qm", "remove v3's manifest by hand")
+    (three / "models/churn/3/manifest.yaml").write_text(kept)
+    (three / ".git/reg/index/churn.json").unlink()
+    _ok(reg(three, "promote", "churn", "1", "staging", "--no-push"))
+    assert [e[0] for e in _index(three)["entries"]] == [1, 2]
+    (three / "models/churn/3/manifest.yaml").unlink()
+
+    _ok(reg(three, "promote", "churn", "2", "production", "--no-push"))
+    assert [_stage(three, n) for n in (1, 2)] == ["staging", "production"]
+    assert _pointer_version(three, "production") == 2

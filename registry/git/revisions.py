@@ -118,9 +118,9 @@ def tree_id(root: Path, rev: str, path: str) -> str | None:
     return parts[2] if proc.returncode == 0 and name == path and parts[1:2] == ["tree"] else None
 
 
-def tree_names(root: Path, tree: str) -> set[str]:
-    """The names of a tree's entries (not recursive): a model folder's version numbers and files."""
-    return {entry.partition("\t")[2] for entry in run(["ls-tree", "-z", tree], root).split("\0") if entry}
+def tree_files(root: Path, tree: str) -> set[str]:
+    """The paths of a tree's files, relative to it (`7/manifest.yaml`, `production.dvc`)."""
+    return {path for path in run(["ls-tree", "-r", "-z", "--name-only", tree], root).split("\0") if path}
 
 
 def ls_tree(root: Path, rev: str, path: str = "models") -> dict[str, str] | None:
