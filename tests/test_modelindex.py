@@ -5,13 +5,16 @@ it had read every manifest: the right version archived, the right pointers, and 
 from __future__ import annotations
 
 import json
+import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from .conftest import git, snapshot
-from .servers import bare_remote, make_clone
+from .servers import bare_remote, hooked_remote, make_clone
 
 
 def _stage(root: Path, number: int) -> str:
@@ -174,3 +177,135 @@ def test_a_manifest_put_back_untracked_after_its_removal_was_committed_is_not_in
     _ok(reg(three, "promote", "churn", "2", "production", "--no-push"))
     assert [_stage(three, n) for n in (1, 2)] == ["staging", "production"]
     assert _pointer_version(three, "production") == 2
+
+
+def test_a_replay_after_a_rejected_push_reads_the_index_brought_to_the_winners_head(tmp_path, three, reg):
+    """Two clones with an index each promote to production and alias the same name; the second's push is
+    rejected and its change replayed on the first's head: the replay must archive what the first promoted and
+    take the alias from it, and the hooked server must accept both."""
+    bare = hooked_remote(three, tmp_path / "origin.git", reg)
+    first, second = make_clone(bare, tmp_path / "first"), make_clone(bare, tmp_path / "second")
+    for clone in (first, second):
+        git(clone, "fetch", "-q", "--tags", "origin")
+        _ok(reg(clone, "promote", "churn", "3", "staging", "--no-push"))  # each clone has an index of its HEAD
+        git(clone, "reset", "-q", "--hard", "origin/main")
+        git(clone, "tag", "-d", "churn#staging#1")
+
+    _ok(reg(first, "promote", "churn", "1", "production", "--alias", "champion", "--push"))
+    _ok(reg(second, "promote", "churn", "2", "production", "--alias", "champion", "--push"))
+
+    assert git(second, "rev-parse", "HEAD") == git(bare, "rev-parse", "main")
+    assert [_stage(second, n) for n in (1, 2, 3)] == ["archived", "production", "none"]
+    assert _pointer_version(second, "production") == 2 and _pointer_version(second, "champion") == 2
+    assert "champion" not in yaml.safe_load((second / "models/churn/1/manifest.yaml").read_text())["aliases"]
+    _ok(reg(second, "check"))
+
+
+def test_an_index_of_a_tree_gc_pruned_is_rebuilt(three, reg):
+    _ok(reg(three, "promote", "churn", "1", "production", "--no-push"))
+    manifest = three / "models/churn/2/manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("stage: none", "stage: staging"))
+    git(three, "commit", "-qam", "v2 to staging by hand")
+    _ok(reg(three, "alias", "churn", "2", "champion", "--no-push"))  # the index is now of the hand commit's tree
+    pruned = _index(three)["tree"]
+    git(three, "reset", "-q", "--hard", "HEAD~2")
+    git(three, "reflog", "expire", "--expire=now", "--all")
+    git(three, "gc", "-q", "--prune=now")
+    assert git(three, "cat-file", "-t", pruned, check=False) == ""
+
+    _ok(reg(three, "promote", "churn", "3", "production", "--alias", "champion", "--no-push"))
+    assert [_stage(three, n) for n in (1, 2, 3)] == ["archived", "none", "production"]
+    assert _pointer_version(three, "production") == 3 and _pointer_version(three, "champion") == 3
+    assert not (three / "models/churn/staging.dvc").exists()
+    _ok(reg(three, "check"))
+
+
+# -- the same random sequence in two clones: one through its index, one reading every manifest each time ------
+
+STAGES, ALIASES = ["none", "staging", "production", "archived"], ["champion", "challenger"]
+
+
+def _numbers(root: Path) -> list[int]:
+    folder = root / "models/churn"
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else []
+
+
+def _next_step(rng, root: Path, by_hand: bool) -> tuple:
+    numbers = _numbers(root) or [1]
+    n = str(rng.choice(numbers + [max(numbers) + 1]))  # now and then a version that is not there
+    steps = 3 * [("reg", "promote", "churn", n, rng.choice(STAGES)),
+                 ("reg", "promote", "churn", n, "production", "--alias", rng.choice(ALIASES)),
+                 ("reg", "alias", "churn", n, rng.choice(ALIASES)), ("reg", "rollback", "churn", "--stage",
+                                                                      rng.choice(["production", "staging"])),
+                 ("register",)]
+    steps += [("reg", "alias", "churn", "--delete", rng.choice(ALIASES)),
+              ("reg", "delete", "churn", n, "--reason", "leaked", "--force"),
+              ("git", "revert", "--no-edit", "HEAD"), ("git", "reset", "-q", "--hard", "HEAD~1"),
+              ("git", "checkout", "-q", "-B", rng.choice(["side", "main"]), rng.choice(["HEAD~1", "main", "side"])),
+              ("gc",)]
+    if by_hand:  # history rewritten, manifests edited: reg check need not accept the result
+        steps += [("git", "rebase", "-q", "--onto", "HEAD~2", "HEAD~1"), ("hand", "stage", n, rng.choice(STAGES)), ("hand", "alias", n, rng.choice(ALIASES)),
+                  ("hand", "rm", n, "")]
+    return rng.choice(steps)
+
+
+def _take(root: Path, step: tuple, reg, artifact) -> tuple[int, str]:
+    kind = step[0]
+    if kind in ("reg", "register"):
+        args = ("register", "churn", str(artifact)) if kind == "register" else step[1:]
+        result = reg(root, *args, "--no-push")
+        return result.exit_code, (result.stderr.strip().splitlines() or [""])[0]
+    if kind == "gc":
+        git(root, "reflog", "expire", "--expire=now", "--all")
+        git(root, "gc", "-q", "--prune=now")
+        return 0, ""
+    if kind == "hand":  # a manifest edited or removed, committed with plain git
+        _, what, n, value = step
+        manifest = root / f"models/churn/{n}/manifest.yaml"
+        if not manifest.exists():
+            return 0, "no such manifest"
+        if what == "rm":
+            git(root, "rm", "-q", "-r", f"models/churn/{n}")
+        else:
+            data = yaml.safe_load(manifest.read_text())
+            if what == "stage":
+                data["stage"] = value
+            else:
+                data["aliases"] = sorted(set(data.get("aliases") or []) | {value})
+            manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+        git(root, "commit", "-q", "--allow-empty", "-am", f"by hand: {what} v{n}")
+        return 0, ""
+    proc = subprocess.run(list(step), cwd=str(root), capture_output=True, text=True)
+    if proc.returncode and step[1] == "rebase":
+        git(root, "rebase", "--abort", check=False)  # a conflict; or no HEAD~2 at all
+    if step[1] == "reset":  # the registration tags of commits reset away, as one told to register again would
+        for tag in git(root, "tag", "-l", "churn@v*", "--no-merged", "HEAD").split():
+            git(root, "tag", "-d", tag)
+    return proc.returncode, ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed, by_hand", [(0, False), (1, True), (2, False), (3, True)])
+def test_random_changes_through_the_index_equal_those_reading_every_manifest(tmp_path, three, reg, artifact,
+                                                                               monkeypatch, seed, by_hand):
+    """With the clock fixed, the same step in both clones must make the same commit, tags and working tree
+    (a commit id covers every file it holds): `indexed` keeps its index across the steps, `full` loses it
+    before each, so every change there reads every manifest. Without edits by hand, `reg check` accepts it."""
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "@1700000000 +0000")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "@1700000000 +0000")
+    bare = bare_remote(three, tmp_path / "origin.git", push=("main", "--tags"))
+    indexed, full = make_clone(bare, tmp_path / "indexed"), make_clone(bare, tmp_path / "full")
+    rng, done = random.Random(seed), []
+    for _ in range(40):
+        step = _next_step(rng, indexed, by_hand)
+        shutil.rmtree(full / ".git/reg/index", ignore_errors=True)
+        said = _take(indexed, step, reg, artifact)
+        done.append((step, said))
+        assert _take(full, step, reg, artifact) == said, done
+        assert "unexpected" not in said[1], done
+        for what in (("rev-parse", "HEAD"), ("show-ref", "--tags"), ("status", "--porcelain")):
+            assert git(indexed, *what, check=False) == git(full, *what, check=False), done
+    assert any(said[0] == 0 and step[0] == "reg" for step, said in done)
+    if not by_hand:
+        checked = reg(indexed, "check")
+        assert checked.exit_code == 0, (checked.output, done)
