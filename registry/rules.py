@@ -28,13 +28,13 @@ def version_number(folder: str) -> int | None:
 
 def manifest_of(path: str) -> tuple[str, int] | None:
     """(model, version) when `path` is a version's manifest (`models/churn/7/manifest.yaml`), else None."""
-    m = MANIFEST_RE.match(path)
+    m = MANIFEST_RE.fullmatch(path)  # not match: its `$` also matches before a final newline, a byte a path may hold
     return (m.group(1), int(m.group(2))) if m else None
 
 
 def card_of(path: str) -> str | None:
     """The model whose card `path` is (`models/churn/model.yaml`), else None."""
-    m = CARD_RE.match(path)
+    m = CARD_RE.fullmatch(path)
     return m.group(1) if m else None
 
 

@@ -309,3 +309,17 @@ def test_random_changes_through_the_index_equal_those_reading_every_manifest(tmp
     if not by_hand:
         checked = reg(indexed, "check")
         assert checked.exit_code == 0, (checked.output, done)
+
+
+def test_a_manifest_name_with_a_trailing_newline_is_not_the_manifest(three, reg):
+    """`$` matches before a final newline: a committed `2/manifest.yaml\\n` (git allows any byte but / and NUL)
+    was brought into the index as v2's manifest, so the next promotion archived a version not in production."""
+    _ok(reg(three, "promote", "churn", "1", "production", "--no-push"))
+    decoy = three / "models/churn/2/manifest.yaml\n"
+    decoy.write_text((three / "models/churn/2/manifest.yaml").read_text().replace("stage: none", "stage: production"))
+    git(three, "add", "-A")
+    git(three, "commit", "-qm", "a decoy by hand")
+
+    _ok(reg(three, "promote", "churn", "3", "production", "--no-push"))
+    assert [_stage(three, n) for n in (1, 2, 3)] == ["archived", "none", "production"]
+    assert [e[1] for e in _index(three)["entries"]] == ["production", "none", "none"]  # of the tree promoted from
