@@ -83,14 +83,17 @@ def _anchor(text: str) -> tuple[str, int] | None:
     return None
 
 
-def check_size(size: int, where: str) -> None:
+def check_size(size: int, where: str, exact: bool = True) -> None:
+    """`exact`: the file's size is known (a file's `stat`); text read from git is cut one byte over the limit
+    (`git.BlobReader`), so then it is only known to be over."""
     if size > MAX_BYTES:
-        raise _refuse(where, f"is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for a registry file")
+        said = f"is {size:,} bytes," if exact else "is"
+        raise _refuse(where, f"{said} over the {MAX_BYTES:,}-byte limit for a registry file")
 
 
 def parse(text: str, where: str) -> dict:
-    """A registry file: no anchors or aliases, at most MAX_BYTES, at most MAX_DEPTH deep."""
-    check_size(len(text), where)
+    """A registry file: no anchors or aliases, at most MAX_BYTES (of UTF-8), at most MAX_DEPTH deep."""
+    check_size(len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")), where, exact=False)
     if "&" in text or "*" in text:  # only then can there be an anchor or alias: skip the event pass
         try:
             found = _anchor(text)

@@ -103,6 +103,31 @@ def test_non_plain_yaml_values_are_refused_by_readers(churn, reg, value, tag):
         _one_line_refusal(reg(churn, *args), "models/churn/1/manifest.yaml", f"holds a {tag} value")
 
 
+def test_a_huge_blob_is_never_held_in_memory(churn, reg):
+    """What the hook and every revision read take from git: a 64 MB pushed "manifest" is read past, at most
+    one byte over the limit kept, and refused in one line."""
+    import tracemalloc
+
+    from registry import git as gitlayer
+    from registry.yamlio import MAX_BYTES
+
+    manifest = churn / "models/churn/1/manifest.yaml"
+    manifest.write_text(manifest.read_text() + "padding: '" + "x" * (64 << 20) + "'\n")
+    git(churn, "commit", "-qam", "huge")
+    sha = git(churn, "rev-parse", "HEAD:models/churn/1/manifest.yaml").strip()
+    tracemalloc.start()
+    try:
+        body = gitlayer.blobs(churn).read(sha)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(body) == MAX_BYTES + 1 and peak < 8 << 20, peak
+    with pytest.raises(RegistryError, match="models/churn/1/manifest.yaml is over the 1,048,576-byte limit"):
+        reglib.Registry(churn).state("HEAD").models()
+    result = reg(churn, "check")
+    assert result.exit_code == 1 and "is over the 1,048,576-byte limit" in result.output, result.output
+
+
 def test_plain_manifests_with_ampersands_still_read(churn, reg):
     assert reg(churn, "annotate", "churn/1", "--description", "R&D model *beta*").exit_code == 0
     result = reg(churn, "show", "churn/1", "--json")

@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 from .core import run
+from .objects import blobs
 from .revisions import parse_raw, tree_changes
 
 # -- the guard: ref updates and policy governance (registry/refupdates.py, registry/governance.py) ----------
@@ -81,4 +82,5 @@ def first_author_adding(root: Path, rev: str, path: str) -> tuple[str, str] | No
 
 
 def blob_text(root: Path, sha: str) -> str:
-    return run(["cat-file", "blob", sha], root)
+    """A pushed registry file's text, at most READ_LIMIT bytes of it (through the batch reader)."""
+    return blobs(root).read_text(sha)

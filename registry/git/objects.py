@@ -9,13 +9,18 @@ import threading
 from pathlib import Path
 
 from ..errors import GitError
+from ..yamlio import MAX_BYTES
 
 # -- reading objects -------------------------------------------------------------------------------
+
+READ_LIMIT = MAX_BYTES + 1  # no registry file is bigger; one byte more is enough for yamlio to refuse it
+
 
 class BlobReader:
     """Blobs by id from one long-lived `git cat-file --batch` per repository, started on first use:
     a check or a history walk reads thousands of small manifests, and a process per blob would cost
-    more than everything else together."""
+    more than everything else together. Every blob read is a registry file, so at most READ_LIMIT bytes
+    of one are kept (the hook reads what anyone with push access sends)."""
 
     CHUNK = 1000  # requests in flight: 41 bytes each stay well under a pipe buffer, so neither side blocks
 
@@ -37,7 +42,14 @@ class BlobReader:
         parts = header.split()
         if len(parts) < 3:  # "<id> missing" or "<id> ambiguous"
             return parts[0].decode() if parts else "", None
-        body = proc.stdout.read(int(parts[2]) + 1)[:-1]
+        size = int(parts[2])
+        body = proc.stdout.read(min(size, READ_LIMIT))
+        rest = size - len(body) + 1  # what is left of a blob too big to be a registry file, and the newline
+        while rest > 0:  # read past it in pieces: a pushed 2 GB "manifest" never sits in memory
+            piece = proc.stdout.read(min(rest, 1 << 20))
+            if not piece:
+                raise GitError("git cat-file stopped unexpectedly")
+            rest -= len(piece)
         return parts[0].decode(), body if parts[1] == b"blob" else None
 
     def read_many(self, shas: list[str]) -> dict[str, bytes]:
