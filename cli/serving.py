@@ -89,6 +89,9 @@ def sync(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/producti
          interval: float = typer.Option(30.0, "--interval", min=0.2, help="Seconds between checks (jittered)."),
          listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT",
                                               help="With --watch: a POST here checks at once (webhooks)."),
+         secret_env: Optional[str] = typer.Option(None, "--secret-env", metavar="NAME",
+                                                  help="With --listen: the environment variable holding the "
+                                                       "webhook secret; POSTs without it are refused (401)."),
          exec_cmd: Optional[str] = typer.Option(None, "--exec", metavar="CMD",
                                                 help="Run after each swap (REG_VERSION, REG_PATH, ... set); "
                                                      "if it fails, swap back."),
@@ -105,7 +108,10 @@ def sync(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/producti
 
     if listen and not watch:
         raise UsageError("--listen only makes sense with --watch")
+    if secret_env and not listen:
+        raise UsageError("--secret-env only makes sense with --listen")
     address = watching.parse_listen(listen) if listen else None
+    secret = watching.listen_secret(secret_env) if secret_env else None
     root = registry_root(ctx.obj["repo"])  # -C, else $REG_REPO, else here: as every command finds it
     sdir = ServingDir.open(to, serving.check_ref(root, ref), registry_root=root)
     after = watching.exec_hook(exec_cmd, timeout=exec_timeout, ref=ref, directory=sdir.path) if exec_cmd else None
@@ -118,7 +124,7 @@ def sync(ctx: typer.Context, ref: str = typer.Argument(..., help="churn/producti
     with sdir.locked():
         syncer = serving.Syncer(root, ref, sdir, keep=keep, interval=interval, after_swap=after)
         if watch:
-            watching.Watch(syncer, listen=address).run()
+            watching.Watch(syncer, listen=address, secret=secret).run()
             return
         outcome = syncer.sync(forced=True)
     if as_json:

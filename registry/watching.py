@@ -5,6 +5,8 @@ A step (fetch, pull, verify, swap, exec) always runs to its end; signals only se
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -19,6 +21,7 @@ from .serving import Outcome, Syncer
 
 log = logging.getLogger("registry.serving")
 MAX_BODY = 64 * 1024
+MAX_SIGNED_BODY = 25 << 20
 TICK = 0.1
 
 
@@ -30,6 +33,30 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--listen {text!r} is not HOST:PORT; give e.g. 127.0.0.1:8470")
     return host, int(port)
+
+
+def listen_secret(env_name: str) -> bytes:
+    """The webhook secret `--secret-env NAME` names: read from the environment, never from the command line
+    (where `ps` shows it to every user of the host)."""
+    value = os.environ.get(env_name, "")
+    if not value.strip():
+        raise UsageError(f"--secret-env {env_name}: that environment variable is not set or empty; export the "
+                         "webhook's secret there (the one the git host signs its POSTs with)")
+    return value.strip().encode()
+
+
+def authorized(secret: bytes | None, headers, body: bytes) -> bool:
+    """Whether a POST proves it knows the secret, the way the common git hosts send it: GitHub's and Gitea's
+    HMAC-SHA256 of the body (`X-Hub-Signature-256: sha256=...`, `X-Gitea-Signature`), GitLab's token
+    (`X-Gitlab-Token`), or `Authorization: Bearer ...` from anything else. No secret: every POST is."""
+    if secret is None:
+        return True
+    digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    offered = [(headers.get("X-Hub-Signature-256") or "").removeprefix("sha256="), headers.get("X-Gitea-Signature")]
+    if any(o and hmac.compare_digest(o.strip().lower(), digest) for o in offered):
+        return True
+    tokens = [headers.get("X-Gitlab-Token"), (headers.get("Authorization") or "").removeprefix("Bearer ")]
+    return any(t and hmac.compare_digest(t.strip().encode(), secret) for t in tokens)
 
 
 def exec_hook(command: str, *, timeout: float, ref: str, directory) -> callable:
@@ -57,9 +84,10 @@ def exec_hook(command: str, *, timeout: float, ref: str, directory) -> callable:
 
 
 class Watch:
-    def __init__(self, syncer: Syncer, *, listen: tuple[str, int] | None = None):
+    def __init__(self, syncer: Syncer, *, listen: tuple[str, int] | None = None, secret: bytes | None = None):
         self.syncer = syncer
         self.listen = listen
+        self.secret = secret  # POSTs must prove they know it (`authorized`)
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.server: ThreadingHTTPServer | None = None
@@ -124,9 +152,22 @@ class Watch:
             timeout = 5  # a client that connects and says nothing does not hold a thread
 
             def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > 0:
-                    self.rfile.read(min(length, MAX_BODY))  # a webhook's body is not needed, only its arrival
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if watch.secret is None:  # only the POST's arrival matters
+                    body = self.rfile.read(min(length, MAX_BODY)) if length > 0 else b""
+                elif not 0 <= length <= MAX_SIGNED_BODY:
+                    self._reply(413, {"error": f"a body of at most {MAX_SIGNED_BODY} bytes, with a Content-Length"})
+                    return
+                else:  # the host signs the whole body, so it is read whole (GitHub's payloads go up to 25 MB)
+                    body = self.rfile.read(length) if length else b""
+                if not authorized(watch.secret, self.headers, body):
+                    log.info("POST %s from %s refused: it does not carry the webhook secret", self.path[:100],
+                             self.client_address[0])
+                    self._reply(401, {"error": "this listener needs the webhook secret (a signature or token)"})
+                    return
                 log.info("POST %s from %s: checking the registry now", self.path[:100], self.client_address[0])
                 watch.wake.set()
                 self._reply(202, {"status": "checking"})
@@ -155,4 +196,5 @@ class Watch:
             raise UsageError(f"--listen {host}:{port}: {exc.strerror or exc}; choose another port") from None
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, name="reg-sync-listen", daemon=True).start()
-        log.info("listening on %s:%d (POST to check now)", host, self.server.server_address[1])
+        log.info("listening on %s:%d (POST to check now%s)", host, self.server.server_address[1],
+                 "; signed or with the secret" if self.secret is not None else "")

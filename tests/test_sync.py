@@ -462,6 +462,9 @@ def test_kubernetes_templates_parse_and_run_real_reg_commands():
     assert [_check_reg_args(a) for a in _reg_commands(init)] == ["sync"]
     sidecar, = _reg_commands(containers["registry-sync"])
     assert _check_reg_args(sidecar) == "sync" and "--watch" in sidecar and "--exec" in sidecar
+    # It listens on every interface of the pod, so only POSTs with the webhook's secret are acted on.
+    secret_env = sidecar[sidecar.index("--secret-env") + 1]
+    assert secret_env in {e["name"] for e in containers["registry-sync"]["env"]}
     # The sidecar writes the folder the server reads, through one shared volume.
     mounts = {name: {m["name"]: m for m in c["volumeMounts"]} for name, c in containers.items()}
     to = sidecar[sidecar.index("--to") + 1]
@@ -502,3 +505,70 @@ def test_an_unreachable_registry_keeps_what_is_served(fleet, reg):
     # A service restarted while the registry is down serves the version its folder kept.
     with Follower("churn/production", repo=fleet.host, interval=60, to=out) as follower:
         assert follower.version == 1 and follower.model.version == 1
+
+
+def post_with(url: str, body: bytes = b'{"ref": "refs/heads/main"}', headers: dict | None = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.slow
+def test_a_listener_with_a_secret_acts_only_on_signed_or_tokened_posts(fleet):
+    import hashlib
+    import hmac
+
+    secret = "s3cret-webhook-value"
+    out, port = fleet.tmp / "srv", free_port()
+    env_before = os.environ.get("REG_SYNC_SECRET")
+    os.environ["REG_SYNC_SECRET"] = secret
+    try:
+        proc = reg_process("-C", str(fleet.host), "sync", "churn/production", "--to", str(out), "--watch",
+                           "--interval", "600", "--listen", f"127.0.0.1:{port}", "--secret-env", "REG_SYNC_SECRET",
+                           cwd=fleet.tmp)
+    finally:
+        if env_before is None:
+            os.environ.pop("REG_SYNC_SECRET")
+        else:
+            os.environ["REG_SYNC_SECRET"] = env_before
+    url = f"http://127.0.0.1:{port}/hook"
+    body = b'{"ref": "refs/heads/main"}'
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    try:
+        wait_for(lambda: (out / "current").exists() and served(out) == 1, 60, "v1 to be served")
+        fleet.ok("promote", "churn", "2", "production", "--push")
+        # Anyone who can reach the port, without the secret: refused, and nothing is looked at.
+        assert wait_for(lambda: post_with(url) == 401, 10, "the listener") is True
+        assert post_with(url, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64}) == 401
+        assert post_with(url, headers={"X-Gitlab-Token": "guess"}) == 401
+        assert post_with(url, body=b"x" * (128 * 1024)) == 401  # a large unsigned body is read, then refused
+        time.sleep(1.5)
+        assert served(out) == 1
+        # GitHub's signature of the body: acted on.
+        assert post_with(url, body, {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}) == 202
+        wait_for(lambda: served(out) == 2, 20, "the promotion to be served after the signed POST")
+        fleet.ok("promote", "churn", "1", "production", "--push")
+        assert post_with(url, headers={"X-Gitlab-Token": secret}) == 202  # GitLab's token
+        wait_for(lambda: served(out) == 1, 20, "the next promotion to be served after GitLab's token")
+    finally:
+        code, _, err = stop(proc)
+    assert code == 0, err
+    assert err.count("refused: it does not carry the webhook secret") == 4, err
+    assert secret not in err
+
+
+def test_secret_env_must_name_a_set_variable_and_go_with_listen(fleet, reg):
+    out = fleet.tmp / "srv"
+    missing = reg(fleet.host, "sync", "churn/production", "--to", str(out), "--watch", "--listen", "127.0.0.1:9",
+                  "--secret-env", "REG_NO_SUCH_SECRET")
+    assert missing.exit_code == 1 and "--secret-env REG_NO_SUCH_SECRET: that environment variable is not set" \
+        in missing.stderr, missing.output
+    alone = reg(fleet.host, "sync", "churn/production", "--to", str(out), "--secret-env", "HOME")
+    assert alone.exit_code == 1 and "--secret-env only makes sense with --listen" in alone.stderr, alone.output
+    assert not out.exists()
