@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import git, journal, signing
+from . import git, journal, refs, signing
 from .errors import GitError, PolicyError, RegistryError, StateError, StorageError, UsageError
 from .state import RegistryState
 
@@ -346,7 +346,7 @@ def stage_tag_number(root: Path, model: str) -> int:
     """N for the next `model#stage#N` tag: one more than the highest of that model's stage tags."""
     out = git.run(["tag", "-l", f"{model}#*#*"], root)
     ends = [t.rsplit("#", 1)[1] for t in out.split()]
-    numbers = [int(n) for n in ends if n.isascii() and n.isdigit()]  # a pushed tag may end in ² (isdigit; int refuses)
+    numbers = [int(n) for n in ends if refs.is_number(n)]  # a pushed tag may end in anything
     return max(numbers, default=0) + 1
 
 

@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from .errors import CorruptState
+from .refs import is_number
 
 DEFAULT_EVENTS = ("register", "promote", "rollback", "delete")
 EVENTS = DEFAULT_EVENTS + ("alias",)
@@ -83,7 +84,7 @@ def message(change) -> tuple[str | None, dict]:
     payload = {"text": text,
                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
                "reg": {"event": event, "action": action, "model": t.get("Reg-Model"),
-                       "version": int(t["Reg-Version"]) if t.get("Reg-Version", "").isascii() and t["Reg-Version"].isdigit() else None,
+                       "version": int(t["Reg-Version"]) if is_number(t.get("Reg-Version", "")) else None,
                        "from": t.get("Reg-From"), "to": t.get("Reg-To"), "reason": t.get("Reg-Reason"),
                        "alias": t.get("Reg-Alias")}}
     return event, payload

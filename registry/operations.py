@@ -22,8 +22,9 @@ def now() -> str:
     """The time a change records: GIT_AUTHOR_DATE when it is set as `@EPOCH` (so a manifest agrees with its
     commit's author date, as when `reg import mlflow` replays MLflow's past), else the clock."""
     stamp = os.environ.get("GIT_AUTHOR_DATE", "")
-    if stamp.startswith("@") and stamp[1:].split()[0].isdigit():
-        return dt.datetime.fromtimestamp(int(stamp[1:].split()[0]), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    seconds = stamp[1:].split(" ")[0] if stamp.startswith("@") else ""
+    if refs.is_number(seconds):
+        return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -31,17 +31,23 @@ def check_name(name: str, what: str = "model name") -> str:
     return name
 
 
+def is_number(text: str) -> bool:
+    """Whether `text` is a whole number as reg writes one: ASCII digits only. What a pushed tag, trailer,
+    folder or token says is read with this, never `str.isdigit()` alone, which takes `²` and `٧` (and then
+    `int()` refuses the first with a ValueError, or reads the second as 7)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_version(value: str | int) -> int:
     text = str(value).strip()
     digits = text[1:] if text[:1] in ("v", "V") else text
-    if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
+    if not is_number(digits) or int(digits) < 1:
         raise UsageError(f"invalid version {text!r}: a version is a positive whole number such as 7 (or v7)")
     return int(digits)
 
 
 def is_version_text(value: str) -> bool:
-    text = value[1:] if value[:1] in ("v", "V") else value
-    return text.isascii() and text.isdigit()
+    return is_number(value[1:] if value[:1] in ("v", "V") else value)
 
 
 def normalize_stage(value: str, stages: list[str]) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from .errors import UsageError
 from .manifest import IMMUTABLE_FIELDS, ModelVersion
+from .refs import is_number
 
 NO_REASON = "(none given)"  # written when an exclusive stage changes without a reason; never counts as one
 
@@ -23,7 +24,7 @@ def version_number(folder: str) -> int | None:
     """The version a folder under a model is named for (`7`), else None. Only ASCII digits without a leading
     zero: `int()` also takes `007` and `٧` (another folder than the `7` every reader opens), and
     `str.isdigit()` takes `²`, which `int()` then refuses with a ValueError."""
-    return int(folder) if folder.isascii() and folder.isdigit() and folder[0] != "0" else None
+    return int(folder) if is_number(folder) and folder[0] != "0" else None
 
 
 def manifest_of(path: str) -> tuple[str, int] | None:

@@ -17,6 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .errors import RegistryError, UsageError
+from .refs import is_number
 from .serving import Outcome, Syncer
 
 log = logging.getLogger("registry.serving")
@@ -30,7 +31,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     that can trigger pulls should not be on every interface by accident."""
     host, _, port = text.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not is_number(port) or not 0 < int(port) < 65536:
         raise UsageError(f"--listen {text!r} is not HOST:PORT; give e.g. 127.0.0.1:8470")
     return host, int(port)
 

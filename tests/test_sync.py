@@ -572,3 +572,10 @@ def test_secret_env_must_name_a_set_variable_and_go_with_listen(fleet, reg):
     alone = reg(fleet.host, "sync", "churn/production", "--to", str(out), "--secret-env", "HOME")
     assert alone.exit_code == 1 and "--secret-env only makes sense with --listen" in alone.stderr, alone.output
     assert not out.exists()
+
+
+def test_a_listen_port_of_other_digits_is_refused_in_one_line(registry, reg, tmp_path):
+    result = reg(registry, "sync", "churn/production", "--to", str(tmp_path / "srv"), "--watch",
+                 "--listen", "127.0.0.1:²")  # str.isdigit() says yes, int() raised a ValueError
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == "error: --listen '127.0.0.1:²' is not HOST:PORT; give e.g. 127.0.0.1:8470"

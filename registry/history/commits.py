@@ -14,6 +14,7 @@ from ..errors import CorruptState, GitError, HostileContent, UsageError
 from ..git import Change
 from ..manifest import ModelVersion, version_from_dict
 from ..parsecache import ParseCache
+from ..refs import is_number
 
 _TRAILER_RE = re.compile(r"^(Reg-[A-Za-z-]+):[ \t]*(.*)$", re.M)
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
@@ -95,7 +96,7 @@ def told_by_trailers(c: Commit) -> bool:
     """A commit `reg` made, whose trailers say all it changed (so its diff need not be read)."""
     t = c.trailers
     return (len(c.parents) <= 1 and t.get("Reg-Action") in FAST_ACTIONS and bool(t.get("Reg-Model"))
-            and not c.reverts and (t.get("Reg-Version", "").isascii() and t.get("Reg-Version", "").isdigit() or t.get("Reg-Action") in ("annotate", "create")))
+            and not c.reverts and (is_number(t.get("Reg-Version", "")) or t.get("Reg-Action") in ("annotate", "create")))
 
 
 def log(root: Path, model: str | None = None, *, rev: str = "HEAD", since: dt.datetime | None = None,

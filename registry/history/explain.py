@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import rules
+from ..refs import is_number
 from ..rules import NO_REASON
 from .commits import FAST_ACTIONS, Blobs, Commit, told_by_trailers
 
@@ -37,11 +38,6 @@ class Event:
 
 # -- explaining a commit ---------------------------------------------------------------------------
 
-def _number(text: str) -> bool:
-    """A trailer's version: ASCII digits (a pushed commit may say `Reg-Version: ²`, which int() refuses)."""
-    return text.isascii() and text.isdigit()
-
-
 def _trailer_paths(t: dict[str, str]) -> set[str] | None:
     """Manifests a `reg`-made commit changes, by its trailers; None when the trailers do not say."""
     model, action = t.get("Reg-Model"), t.get("Reg-Action")
@@ -50,17 +46,17 @@ def _trailer_paths(t: dict[str, str]) -> set[str] | None:
         return None
     if version is None:
         return set() if action in ("annotate", "create") else None
-    if not _number(version):
+    if not is_number(version):
         return None
     paths = {f"models/{model}/{version}/manifest.yaml"}
     if action in ("promote", "archive"):
         for n in filter(None, t.get("Reg-Archived", "").split(",")):
             paths.add(f"models/{model}/{n.strip()}/manifest.yaml")
-    if action == "alias" and _number(t.get("Reg-From", "").lstrip("v")):
+    if action == "alias" and is_number(t.get("Reg-From", "").lstrip("v")):
         paths.add(f"models/{model}/{t['Reg-From'].lstrip('v')}/manifest.yaml")
     if action == "promote":  # promote --alias: the versions the alias left
         for n in filter(None, t.get("Reg-Alias-From", "").split(",")):
-            if not _number(n.strip().lstrip("v")):
+            if not is_number(n.strip().lstrip("v")):
                 return None
             paths.add(f"models/{model}/{n.strip().lstrip('v')}/manifest.yaml")
     return paths
@@ -68,7 +64,7 @@ def _trailer_paths(t: dict[str, str]) -> set[str] | None:
 
 def _from_trailers(c: Commit, t: dict[str, str], archive_stage: str) -> list[Event]:
     model, action = t["Reg-Model"], t["Reg-Action"]
-    version = int(t["Reg-Version"]) if _number(t.get("Reg-Version", "")) else None
+    version = int(t["Reg-Version"]) if is_number(t.get("Reg-Version", "")) else None
     reason = c.reason or NO_REASON
     base = dict(time=c.time, actor=c.actor, model=model, reason=reason, commit=c.sha, subject=c.subject)
     if action in ("alias", "unalias"):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import git
 from ..errors import GitError, StateError
+from ..refs import is_number
 from .locking import try_lock
 from .record import INCOMING, Entry, clear, crash_point, load, pending, reg_dir, save
 
@@ -119,7 +120,7 @@ def clean_incoming(root: Path) -> None:
     with contextlib.suppress(OSError):
         for d in base.iterdir():
             pid = d.name.split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if is_number(pid) and not _alive(int(pid)):
                 shutil.rmtree(d, ignore_errors=True)
 
 

@@ -29,6 +29,7 @@ from mlflow.store.model_registry.abstract_store import AbstractStore
 from .. import search
 from ..api import Registry
 from ..errors import AlreadyExists, NotFound, PolicyError, RegistryError, UsageError
+from ..refs import is_number
 
 DELETE_REASON = "deleted through MLflow (delete_model_version)"
 DEFAULT_PAGE = 100
@@ -257,7 +258,7 @@ def _stage(state, stage: str) -> str:
 
 
 def _page(items: list, max_results, page_token) -> PagedList:
-    start = int(page_token) if page_token and str(page_token).isascii() and str(page_token).isdigit() else 0
+    start = int(page_token) if page_token and is_number(str(page_token)) else 0
     size = int(max_results) if max_results else DEFAULT_PAGE
     chunk = items[start:start + size]
     token = str(start + size) if start + size < len(items) else None
