@@ -3,7 +3,7 @@
 A change (promote, alias, delete, register) needs the whole model only to know which version holds each
 stage and alias; the manifests it rewrites are a handful. So a change reads this index and the manifests it
 touches, never all ten thousand. The index is derived, kept under `.git/reg/index/` (never committed),
-and trusted only for the exact tree it was made from (`git rev-parse HEAD:models/<name>`): after a pull or
+and trusted only for the exact tree it was made from (`git.tree_id(root, "HEAD", "models/<name>")`): after a pull or
 a commit it is brought forward by the manifests `git diff-tree` says changed, read from git itself.
 """
 from __future__ import annotations
